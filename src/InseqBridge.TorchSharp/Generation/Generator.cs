@@ -1,0 +1,265 @@
+using InseqBridge.Errors;
+using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.TorchSharp.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace InseqBridge.TorchSharp.Generation;
+
+/// <summary>
+/// Greedy (or seeded sampling) decoding with a key/value cache, honouring generation_config like transformers'
+/// <c>generate</c>: eos / pad ids, decoder start token, forced BOS/EOS, bad words, min length, no-repeat n-grams,
+/// repetition penalty. Decoder-only batches are left-padded, with positions counted from the first real token.
+/// </summary>
+public static class Generator
+{
+    /// <summary>
+    /// Generates continuations. Returns the new ids of each row (up to and including an eos token; without the
+    /// prompt or decoder start token).
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="config">The checkpoint's generation configuration.</param>
+    /// <param name="prompts">Token ids of each prompt (decoder-only) or source text (encoder-decoder).</param>
+    /// <param name="options">Per-call options.</param>
+    /// <param name="cancellationToken">Stops between tokens.</param>
+    public static IReadOnlyList<int[]> Generate(
+        TransformerLanguageModel model,
+        GenerationConfig config,
+        IReadOnlyList<IReadOnlyList<int>> prompts,
+        GenerationOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        options ??= new GenerationOptions();
+        if (prompts.Count == 0)
+        {
+            return [];
+        }
+
+        if (prompts.Any(p => p.Count == 0))
+        {
+            throw new InvalidInputException("Cannot generate from an empty prompt: every input needs at least one token.");
+        }
+
+        int batch = prompts.Count;
+        int maxPrompt = prompts.Max(p => p.Count);
+        int maxNew = options.MaxNewTokens ?? config.MaxNewTokens ?? Math.Max(0, config.MaxLength - (model.IsEncoderDecoder ? 1 : maxPrompt));
+        if (maxNew < 0)
+        {
+            throw new InvalidRequestException($"max_new_tokens must be >= 0 (got {maxNew}).");
+        }
+
+        bool sample = options.DoSample ?? config.DoSample;
+        int? pad = config.PadTokenId ?? (config.EosTokenIds.Count > 0 ? config.EosTokenIds[0] : null);
+        var eos = new HashSet<int>(config.EosTokenIds);
+        Device device = model.Device;
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        using var cache = new KvCache();
+        using var generator = sample ? new Generator_(options.Seed) : null;
+
+        // Left-pad prompts (decoder-only) / right-pad sources (encoder-decoder), as the tokenizers do for Inseq.
+        var inputIds = new long[batch * maxPrompt];
+        var mask = new long[batch * maxPrompt];
+        for (int b = 0; b < batch; b++)
+        {
+            int offset = model.IsEncoderDecoder ? 0 : maxPrompt - prompts[b].Count;
+            for (int i = 0; i < maxPrompt; i++)
+            {
+                inputIds[(b * maxPrompt) + i] = pad ?? 0;
+            }
+
+            for (int i = 0; i < prompts[b].Count; i++)
+            {
+                inputIds[(b * maxPrompt) + offset + i] = prompts[b][i];
+                mask[(b * maxPrompt) + offset + i] = 1;
+            }
+        }
+
+        Tensor ids = torch.tensor(inputIds, [batch, maxPrompt], device: device);
+        Tensor attention = torch.tensor(mask, [batch, maxPrompt], device: device);
+        EncoderOutput? encoder = null;
+        Tensor? encoderMask = null;
+        var sequences = new List<long>[batch];
+        Tensor stepInput;
+        Tensor? decoderMask;
+        if (model.IsEncoderDecoder)
+        {
+            int start = config.DecoderStartTokenId ?? config.BosTokenId
+                ?? throw new CheckpointException("The checkpoint defines no decoder_start_token_id (config.json or generation_config.json).");
+            encoderMask = attention;
+            encoder = model.Encode(model.EmbedEncoderTokens(ids), attention, ForwardOptions.None);
+            for (int b = 0; b < batch; b++)
+            {
+                sequences[b] = [start];
+            }
+
+            stepInput = torch.full(batch, 1, start, dtype: ScalarType.Int64, device: device);
+            decoderMask = null;
+        }
+        else
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                sequences[b] = [.. inputIds.AsSpan(b * maxPrompt, maxPrompt).ToArray()];
+            }
+
+            stepInput = ids;
+            decoderMask = attention;
+        }
+
+        int promptLength = sequences[0].Count;
+        int maxLength = promptLength + maxNew;
+        var finished = new bool[batch];
+        for (int step = 0; step < maxNew; step++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var stepScope = torch.NewDisposeScope();
+            Tensor? positions = null;
+            if (!model.IsEncoderDecoder)
+            {
+                // Positions from the attention mask, as transformers' prepare_inputs_for_generation computes them.
+                Tensor cum = decoderMask!.cumsum(1) - 1;
+                cum = cum.masked_fill(decoderMask == 0, 1);
+                positions = cum.narrow(1, cum.shape[1] - stepInput.shape[1], stepInput.shape[1]);
+            }
+
+            Tensor embeds = model.EmbedDecoderTokens(stepInput);
+            DecoderOutput output = model.Decode(embeds, decoderMask, positions, encoder, encoderMask, cache, ForwardOptions.None);
+            Tensor logits = output.Logits.select(1, -1).to(ScalarType.Float32);
+            float[] scores = logits.data<float>().ToArray();
+            int vocab = (int)logits.shape[1];
+            int curLength = sequences[0].Count;
+            var next = new long[batch];
+            for (int b = 0; b < batch; b++)
+            {
+                if (finished[b])
+                {
+                    next[b] = pad ?? 0;
+                    continue;
+                }
+
+                Span<float> row = scores.AsSpan(b * vocab, vocab);
+                LogitsProcessors.Apply(row, sequences[b], curLength, maxLength, config, eos);
+                next[b] = sample
+                    ? generator!.Sample(row, options.Temperature ?? config.Temperature, options.TopK ?? config.TopK, options.TopP ?? config.TopP)
+                    : ArgMax(row);
+            }
+
+            for (int b = 0; b < batch; b++)
+            {
+                sequences[b].Add(next[b]);
+                if (!finished[b] && eos.Contains((int)next[b]))
+                {
+                    finished[b] = true;
+                }
+            }
+
+            Tensor nextTensor = torch.tensor(next, [batch, 1], device: device);
+            stepInput = nextTensor.MoveToOuterDisposeScope();
+            if (decoderMask is not null)
+            {
+                decoderMask = torch.cat([decoderMask, torch.ones(batch, 1, dtype: ScalarType.Int64, device: device)], 1).MoveToOuterDisposeScope();
+            }
+
+            if (finished.All(f => f))
+            {
+                break;
+            }
+        }
+
+        var result = new int[batch][];
+        for (int b = 0; b < batch; b++)
+        {
+            var generated = new List<int>();
+            for (int i = promptLength; i < sequences[b].Count; i++)
+            {
+                generated.Add((int)sequences[b][i]);
+                if (eos.Contains((int)sequences[b][i]))
+                {
+                    break;
+                }
+            }
+
+            result[b] = [.. generated];
+        }
+
+        return result;
+    }
+
+    private static long ArgMax(ReadOnlySpan<float> row)
+    {
+        int best = 0;
+        for (int i = 1; i < row.Length; i++)
+        {
+            if (row[i] > row[best])
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>Seeded sampler (temperature, top-k, top-p), independent of any global random state.</summary>
+    private sealed class Generator_(long seed) : IDisposable
+    {
+        private readonly Random _random = new((int)(seed ^ (seed >> 32)));
+
+        public long Sample(Span<float> logits, double temperature, int topK, double topP)
+        {
+            int n = logits.Length;
+            var order = new int[n];
+            for (int i = 0; i < n; i++)
+            {
+                order[i] = i;
+                logits[i] = (float)(logits[i] / Math.Max(temperature, 1e-6));
+            }
+
+            float[] copy = logits.ToArray();
+            Array.Sort(order, (a, b) => copy[b].CompareTo(copy[a]));
+            int keep = topK > 0 ? Math.Min(topK, n) : n;
+            double max = copy[order[0]];
+            var probs = new double[keep];
+            double total = 0;
+            for (int i = 0; i < keep; i++)
+            {
+                probs[i] = float.IsNegativeInfinity(copy[order[i]]) ? 0 : Math.Exp(copy[order[i]] - max);
+                total += probs[i];
+            }
+
+            double cumulative = 0;
+            int cut = keep;
+            for (int i = 0; i < keep; i++)
+            {
+                cumulative += probs[i] / total;
+                if (cumulative >= topP)
+                {
+                    cut = i + 1;
+                    break;
+                }
+            }
+
+            double mass = 0;
+            for (int i = 0; i < cut; i++)
+            {
+                mass += probs[i];
+            }
+
+            double u = _random.NextDouble() * mass;
+            for (int i = 0; i < cut; i++)
+            {
+                u -= probs[i];
+                if (u <= 0)
+                {
+                    return order[i];
+                }
+            }
+
+            return order[cut - 1];
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}

@@ -1,0 +1,231 @@
+using InseqBridge.TorchSharp.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+using static InseqBridge.TorchSharp.Models.TransformerOps;
+
+namespace InseqBridge.TorchSharp.Models;
+
+/// <summary>
+/// BART (<c>BartForConditionalGeneration</c>) and Marian (<c>MarianMTModel</c>): post-LayerNorm encoder-decoders
+/// sharing one embedding matrix (<c>model.shared</c>) with the output projection plus <c>final_logits_bias</c>.
+/// BART: learned positions offset by 2 and an embedding LayerNorm. Marian: sinusoidal static positions, no
+/// embedding LayerNorm, embeddings scaled by sqrt(d_model).
+/// </summary>
+public sealed class BartModel : TransformerLanguageModel
+{
+    private readonly BartConfig _config;
+    private readonly Tensor? _sinusoidalPositions;
+
+    internal BartModel(BartConfig config, Dictionary<string, Tensor> weights) : base(config, weights)
+    {
+        _config = config;
+        _ = W("model.shared.weight");
+        if (config.IsMarian)
+        {
+            _sinusoidalPositions = SinusoidalTable(config.MaxPositions ?? 512, config.HiddenSize).DetachFromDisposeScope();
+        }
+    }
+
+    /// <inheritdoc />
+    public override int DecoderLayers => _config.DecoderLayers;
+
+    /// <inheritdoc />
+    public override int EncoderLayers => _config.EncoderLayers;
+
+    /// <inheritdoc />
+    public override double EmbedScale => _config.ScaleEmbedding ? Math.Sqrt(_config.HiddenSize) : 1.0;
+
+    /// <inheritdoc />
+    public override Tensor EmbeddingMatrix => W("model.shared.weight");
+
+    /// <inheritdoc />
+    public override EncoderOutput Encode(Tensor inputsEmbeds, Tensor? attentionMask, ForwardOptions options)
+    {
+        long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
+        CheckPositions(length, "source text");
+        var attentions = options.OutputAttentions ? new List<Tensor>() : null;
+        var hiddenStates = options.OutputHiddenStates ? new List<Tensor>() : null;
+
+        using var scope = torch.NewDisposeScope();
+        Tensor h = Embed(inputsEmbeds, "model.encoder.", 0);
+        Tensor mask = AdditiveMask(attentionMask, batch, length, length, causal: false, inputsEmbeds.device);
+        for (int i = 0; i < _config.EncoderLayers; i++)
+        {
+            hiddenStates?.Add(h);
+            string p = $"model.encoder.layers.{i}.";
+            var (attn, probabilities) = Attention(h, h, mask, p + "self_attn.", _config.EncoderHeads, AttentionSite.EncoderSelf, i, null, options);
+            attentions?.Add(probabilities);
+            h = LayerNorm(h + attn, W(p + "self_attn_layer_norm.weight"), W(p + "self_attn_layer_norm.bias"), 1e-5);
+            h = FeedForward(h, p);
+        }
+
+        hiddenStates?.Add(h);
+        return new EncoderOutput(
+            h.MoveToOuterDisposeScope(),
+            attentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
+            hiddenStates?.Select(a => a.MoveToOuterDisposeScope()).ToList());
+    }
+
+    /// <inheritdoc />
+    public override DecoderOutput Decode(
+        Tensor inputsEmbeds,
+        Tensor? attentionMask,
+        Tensor? positionIds,
+        EncoderOutput? encoder,
+        Tensor? encoderAttentionMask,
+        KvCache? cache,
+        ForwardOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(encoder);
+        long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
+        long source = encoder.LastHiddenState.shape[1];
+        int past = cache?.Length ?? 0;
+        CheckPositions(past + length, "target text");
+        var attentions = options.OutputAttentions ? new List<Tensor>() : null;
+        var crossAttentions = options.OutputAttentions ? new List<Tensor>() : null;
+        var hiddenStates = options.OutputHiddenStates ? new List<Tensor>() : null;
+
+        using var scope = torch.NewDisposeScope();
+        Tensor h = Embed(inputsEmbeds, "model.decoder.", past);
+        Tensor selfMask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
+        Tensor crossMask = AdditiveMask(encoderAttentionMask, batch, length, source, causal: false, inputsEmbeds.device);
+        for (int i = 0; i < _config.DecoderLayers; i++)
+        {
+            hiddenStates?.Add(h);
+            string p = $"model.decoder.layers.{i}.";
+            var (attn, probabilities) = Attention(h, h, selfMask, p + "self_attn.", _config.DecoderHeads, AttentionSite.DecoderSelf, i, cache, options);
+            attentions?.Add(probabilities);
+            h = LayerNorm(h + attn, W(p + "self_attn_layer_norm.weight"), W(p + "self_attn_layer_norm.bias"), 1e-5);
+
+            var (cross, crossProbabilities) = Attention(h, encoder.LastHiddenState, crossMask, p + "encoder_attn.", _config.DecoderHeads, AttentionSite.Cross, i, cache, options);
+            crossAttentions?.Add(crossProbabilities);
+            h = LayerNorm(h + cross, W(p + "encoder_attn_layer_norm.weight"), W(p + "encoder_attn_layer_norm.bias"), 1e-5);
+            h = FeedForward(h, p);
+        }
+
+        hiddenStates?.Add(h);
+        if (cache is not null)
+        {
+            cache.Length = past + (int)length;
+        }
+
+        Tensor logits = nn.functional.linear(h, EmbeddingMatrix);
+        Tensor? bias = OptionalW("final_logits_bias");
+        if (bias is not null)
+        {
+            logits = logits + bias;
+        }
+
+        return new DecoderOutput(
+            logits.MoveToOuterDisposeScope(),
+            attentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
+            crossAttentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
+            hiddenStates?.Select(a => a.MoveToOuterDisposeScope()).ToList());
+    }
+
+    private Tensor Embed(Tensor inputsEmbeds, string prefix, int past)
+    {
+        long length = inputsEmbeds.shape[1];
+        Tensor positions;
+        if (_sinusoidalPositions is not null)
+        {
+            positions = _sinusoidalPositions.narrow(0, past, length).to(inputsEmbeds.device);
+        }
+        else
+        {
+            // BartLearnedPositionalEmbedding: ids past..past+len-1, offset by 2.
+            Tensor ids = torch.arange(past + 2, past + 2 + length, device: inputsEmbeds.device);
+            positions = Embedding(ids, W(prefix + "embed_positions.weight"));
+        }
+
+        Tensor h = inputsEmbeds + positions;
+        Tensor? lnWeight = OptionalW(prefix + "layernorm_embedding.weight");
+        if (lnWeight is not null)
+        {
+            h = LayerNorm(h, lnWeight, W(prefix + "layernorm_embedding.bias"), 1e-5);
+        }
+
+        return h;
+    }
+
+    private (Tensor Output, Tensor Probabilities) Attention(
+        Tensor hidden, Tensor keyValueSource, Tensor mask, string p, int heads, AttentionSite site, int layer, KvCache? cache, ForwardOptions options)
+    {
+        int headDim = _config.HiddenSize / heads;
+        double scaling = Math.Pow(headDim, -0.5);
+        Tensor q = SplitHeads(Linear(hidden, W(p + "q_proj.weight"), W(p + "q_proj.bias")) * scaling, heads, headDim);
+        Tensor k, v;
+        if (site == AttentionSite.Cross && cache is not null && cache.TryGet(site, layer, out var cached))
+        {
+            (k, v) = (cached.Key, cached.Value);
+        }
+        else
+        {
+            k = SplitHeads(Linear(keyValueSource, W(p + "k_proj.weight"), W(p + "k_proj.bias")), heads, headDim);
+            v = SplitHeads(Linear(keyValueSource, W(p + "v_proj.weight"), W(p + "v_proj.bias")), heads, headDim);
+            if (cache is not null)
+            {
+                if (site == AttentionSite.DecoderSelf && cache.TryGet(site, layer, out var kv))
+                {
+                    k = torch.cat([kv.Key, k], 2);
+                    v = torch.cat([kv.Value, v], 2);
+                }
+
+                cache.Set(site, layer, k.alias(), v.alias());
+            }
+        }
+
+        if (options.ValueHook is not null)
+        {
+            v = options.ValueHook(site, layer, v);
+        }
+
+        Tensor scores = torch.matmul(q, k.transpose(-1, -2));
+        var (context, probabilities) = Attend(scores, mask, v);
+        Tensor output = Linear(MergeHeads(context), W(p + "out_proj.weight"), W(p + "out_proj.bias"));
+        return (output, probabilities);
+    }
+
+    private Tensor FeedForward(Tensor h, string p)
+    {
+        Tensor y = Activation(_config.Activation, Linear(h, W(p + "fc1.weight"), W(p + "fc1.bias")));
+        y = Linear(y, W(p + "fc2.weight"), W(p + "fc2.bias"));
+        return LayerNorm(h + y, W(p + "final_layer_norm.weight"), W(p + "final_layer_norm.bias"), 1e-5);
+    }
+
+    /// <summary>Marian's static table: sin of even-indexed angles in the first half, cos of odd ones in the second,
+    /// computed in double precision then rounded to float32.</summary>
+    private static Tensor SinusoidalTable(int positions, int dim)
+    {
+        var table = new float[positions * dim];
+        int sentinel = dim % 2 == 0 ? dim / 2 : (dim / 2) + 1;
+        for (int pos = 0; pos < positions; pos++)
+        {
+            for (int j = 0; j < dim; j++)
+            {
+                double angle = pos / Math.Pow(10000, 2.0 * (j / 2) / dim);
+                if (j % 2 == 0)
+                {
+                    table[(pos * dim) + (j / 2)] = (float)Math.Sin(angle);
+                }
+                else
+                {
+                    table[(pos * dim) + sentinel + (j / 2)] = (float)Math.Cos(angle);
+                }
+            }
+        }
+
+        return torch.tensor(table, [positions, dim], ScalarType.Float32);
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _sinusoidalPositions?.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,207 @@
+using InseqBridge.TorchSharp.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+using static InseqBridge.TorchSharp.Models.TransformerOps;
+
+namespace InseqBridge.TorchSharp.Models;
+
+/// <summary>
+/// T5 (<c>T5ForConditionalGeneration</c>): pre-RMSNorm blocks, unscaled dot-product attention with relative
+/// position buckets (bias table in the first block of each stack), ReLU or gated-GELU feed-forward, lm_head tied
+/// to <c>shared</c> with the d_model^-0.5 rescaling.
+/// </summary>
+public sealed class T5Model : TransformerLanguageModel
+{
+    private readonly T5Config _config;
+
+    internal T5Model(T5Config config, Dictionary<string, Tensor> weights) : base(config, weights)
+    {
+        _config = config;
+        _ = W("shared.weight");
+    }
+
+    /// <inheritdoc />
+    public override int DecoderLayers => _config.DecoderLayers;
+
+    /// <inheritdoc />
+    public override int EncoderLayers => _config.EncoderLayers;
+
+    /// <inheritdoc />
+    public override Tensor EmbeddingMatrix => W("shared.weight");
+
+    /// <inheritdoc />
+    public override EncoderOutput Encode(Tensor inputsEmbeds, Tensor? attentionMask, ForwardOptions options)
+    {
+        long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
+        var attentions = options.OutputAttentions ? new List<Tensor>() : null;
+        var hiddenStates = options.OutputHiddenStates ? new List<Tensor>() : null;
+
+        using var scope = torch.NewDisposeScope();
+        Tensor mask = AdditiveMask(attentionMask, batch, length, length, causal: false, inputsEmbeds.device);
+        Tensor bias = PositionBias("encoder.", length, length, 0, bidirectional: true, inputsEmbeds.device) + mask;
+        Tensor h = inputsEmbeds;
+        for (int i = 0; i < _config.EncoderLayers; i++)
+        {
+            hiddenStates?.Add(h);
+            string p = $"encoder.block.{i}.layer.";
+            Tensor normed = RmsNorm(h, W(p + "0.layer_norm.weight"), _config.LayerNormEpsilon);
+            var (attn, probabilities) = Attention(normed, normed, bias, p + "0.SelfAttention.", AttentionSite.EncoderSelf, i, null, options);
+            attentions?.Add(probabilities);
+            h = h + attn;
+            h = FeedForward(h, p + "1.");
+        }
+
+        h = RmsNorm(h, W("encoder.final_layer_norm.weight"), _config.LayerNormEpsilon);
+        hiddenStates?.Add(h);
+        return new EncoderOutput(
+            h.MoveToOuterDisposeScope(),
+            attentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
+            hiddenStates?.Select(a => a.MoveToOuterDisposeScope()).ToList());
+    }
+
+    /// <inheritdoc />
+    public override DecoderOutput Decode(
+        Tensor inputsEmbeds,
+        Tensor? attentionMask,
+        Tensor? positionIds,
+        EncoderOutput? encoder,
+        Tensor? encoderAttentionMask,
+        KvCache? cache,
+        ForwardOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(encoder);
+        long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
+        long source = encoder.LastHiddenState.shape[1];
+        int past = cache?.Length ?? 0;
+        var attentions = options.OutputAttentions ? new List<Tensor>() : null;
+        var crossAttentions = options.OutputAttentions ? new List<Tensor>() : null;
+        var hiddenStates = options.OutputHiddenStates ? new List<Tensor>() : null;
+
+        using var scope = torch.NewDisposeScope();
+        Tensor selfMask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
+        Tensor selfBias = PositionBias("decoder.", length, past + length, past, bidirectional: false, inputsEmbeds.device) + selfMask;
+        Tensor crossBias = AdditiveMask(encoderAttentionMask, batch, length, source, causal: false, inputsEmbeds.device);
+        Tensor h = inputsEmbeds;
+        for (int i = 0; i < _config.DecoderLayers; i++)
+        {
+            hiddenStates?.Add(h);
+            string p = $"decoder.block.{i}.layer.";
+            Tensor normed = RmsNorm(h, W(p + "0.layer_norm.weight"), _config.LayerNormEpsilon);
+            var (attn, probabilities) = Attention(normed, normed, selfBias, p + "0.SelfAttention.", AttentionSite.DecoderSelf, i, cache, options);
+            attentions?.Add(probabilities);
+            h = h + attn;
+
+            Tensor normedCross = RmsNorm(h, W(p + "1.layer_norm.weight"), _config.LayerNormEpsilon);
+            var (cross, crossProbabilities) = Attention(normedCross, encoder.LastHiddenState, crossBias, p + "1.EncDecAttention.", AttentionSite.Cross, i, cache, options);
+            crossAttentions?.Add(crossProbabilities);
+            h = h + cross;
+            h = FeedForward(h, p + "2.");
+        }
+
+        h = RmsNorm(h, W("decoder.final_layer_norm.weight"), _config.LayerNormEpsilon);
+        hiddenStates?.Add(h);
+        if (cache is not null)
+        {
+            cache.Length = past + (int)length;
+        }
+
+        Tensor head = OptionalW("lm_head.weight") is Tensor untied && !_config.TieWordEmbeddings ? untied : EmbeddingMatrix;
+        Tensor output = _config.TieWordEmbeddings ? h * Math.Pow(_config.HiddenSize, -0.5) : h;
+        Tensor logits = nn.functional.linear(output, head);
+        return new DecoderOutput(
+            logits.MoveToOuterDisposeScope(),
+            attentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
+            crossAttentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
+            hiddenStates?.Select(a => a.MoveToOuterDisposeScope()).ToList());
+    }
+
+    private (Tensor Output, Tensor Probabilities) Attention(
+        Tensor hidden, Tensor keyValueSource, Tensor bias, string p, AttentionSite site, int layer, KvCache? cache, ForwardOptions options)
+    {
+        int heads = _config.Heads, headDim = _config.KeyValueSize;
+        Tensor q = SplitHeads(Linear(hidden, W(p + "q.weight"), null), heads, headDim);
+        Tensor k, v;
+        if (site == AttentionSite.Cross && cache is not null && cache.TryGet(site, layer, out var cached))
+        {
+            (k, v) = (cached.Key, cached.Value);
+        }
+        else
+        {
+            k = SplitHeads(Linear(keyValueSource, W(p + "k.weight"), null), heads, headDim);
+            v = SplitHeads(Linear(keyValueSource, W(p + "v.weight"), null), heads, headDim);
+            if (cache is not null)
+            {
+                if (site == AttentionSite.DecoderSelf && cache.TryGet(site, layer, out var kv))
+                {
+                    k = torch.cat([kv.Key, k], 2);
+                    v = torch.cat([kv.Value, v], 2);
+                }
+
+                cache.Set(site, layer, k.alias(), v.alias());
+            }
+        }
+
+        if (options.ValueHook is not null)
+        {
+            v = options.ValueHook(site, layer, v);
+        }
+
+        Tensor scores = torch.matmul(q, k.transpose(-1, -2));
+        var (context, probabilities) = Attend(scores, bias, v);
+        return (Linear(MergeHeads(context), W(p + "o.weight"), null), probabilities);
+    }
+
+    private Tensor FeedForward(Tensor h, string p)
+    {
+        Tensor normed = RmsNorm(h, W(p + "layer_norm.weight"), _config.LayerNormEpsilon);
+        Tensor y;
+        if (OptionalW(p + "DenseReluDense.wi_0.weight") is Tensor wi0)
+        {
+            string act = _config.FeedForward.StartsWith("gated-", StringComparison.Ordinal) ? _config.FeedForward["gated-".Length..] : "gelu_new";
+            if (act == "gelu")
+            {
+                act = "gelu_new";
+            }
+
+            y = Activation(act, Linear(normed, wi0, null)) * Linear(normed, W(p + "DenseReluDense.wi_1.weight"), null);
+        }
+        else
+        {
+            y = Activation(_config.FeedForward, Linear(normed, W(p + "DenseReluDense.wi.weight"), null));
+        }
+
+        return h + Linear(y, W(p + "DenseReluDense.wo.weight"), null);
+    }
+
+    /// <summary>Relative position bias [1, heads, queries, keys] for queries at past..past+queries-1.</summary>
+    private Tensor PositionBias(string stack, long queries, long keys, int past, bool bidirectional, Device device)
+    {
+        Tensor context = torch.arange(past, past + queries, device: device).view(queries, 1);
+        Tensor memory = torch.arange(0, keys, device: device).view(1, keys);
+        Tensor buckets = RelativeBucket(memory - context, bidirectional, _config.RelativeBuckets, _config.RelativeMaxDistance);
+        Tensor table = W(stack + "block.0.layer.0.SelfAttention.relative_attention_bias.weight");
+        Tensor values = Embedding(buckets, table); // [q, k, heads]
+        return values.permute(2, 0, 1).unsqueeze(0);
+    }
+
+    private static Tensor RelativeBucket(Tensor relative, bool bidirectional, int buckets, int maxDistance)
+    {
+        Tensor result = torch.zeros_like(relative);
+        if (bidirectional)
+        {
+            buckets /= 2;
+            result = result + (relative > 0).to(ScalarType.Int64) * buckets;
+            relative = relative.abs();
+        }
+        else
+        {
+            relative = -torch.minimum(relative, torch.zeros_like(relative));
+        }
+
+        int maxExact = buckets / 2;
+        Tensor isSmall = relative < maxExact;
+        Tensor large = (torch.log(relative.to(ScalarType.Float32) / maxExact) / Math.Log((double)maxDistance / maxExact) * (buckets - maxExact)).to(ScalarType.Int64) + maxExact;
+        large = torch.minimum(large, torch.full_like(large, buckets - 1));
+        return result + torch.where(isSmall, relative, large);
+    }
+}

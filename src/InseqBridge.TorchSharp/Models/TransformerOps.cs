@@ -1,0 +1,137 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace InseqBridge.TorchSharp.Models;
+
+/// <summary>Building blocks shared by the architectures, written to follow transformers' arithmetic order.</summary>
+internal static class TransformerOps
+{
+    /// <summary>Most negative float32: the value transformers uses for masked attention scores.</summary>
+    public const float MaskValue = float.MinValue;
+
+    /// <summary>Rows of <paramref name="matrix"/> for each id: [..ids] → [..ids, hidden].</summary>
+    public static Tensor Embedding(Tensor ids, Tensor matrix)
+    {
+        using Tensor flat = ids.reshape(-1);
+        using Tensor rows = matrix.index_select(0, flat);
+        long[] shape = [.. ids.shape, matrix.shape[1]];
+        return rows.view(shape);
+    }
+
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => F.linear(x, weight, bias);
+
+    /// <summary>GPT-2's Conv1D: weight stored [in, out].</summary>
+    public static Tensor Conv1D(Tensor x, Tensor weight, Tensor bias)
+    {
+        long[] shape = x.shape;
+        using Tensor flat = x.reshape(-1, shape[^1]);
+        using Tensor y = torch.addmm(bias, flat, weight, 1, 1);
+        shape[^1] = weight.shape[1];
+        return y.view(shape);
+    }
+
+    public static Tensor LayerNorm(Tensor x, Tensor weight, Tensor bias, double eps) =>
+        F.layer_norm(x, [x.shape[^1]], weight, bias, eps);
+
+    /// <summary>RMSNorm as Llama and T5 compute it: variance in float32, no mean subtraction, no bias.</summary>
+    public static Tensor RmsNorm(Tensor x, Tensor weight, double eps)
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor variance = x.pow(2).mean([-1], keepdim: true);
+        Tensor normed = x * torch.rsqrt(variance + eps);
+        return (weight * normed).MoveToOuterDisposeScope();
+    }
+
+    public static Tensor Activation(string name, Tensor x)
+    {
+        switch (name)
+        {
+            case "gelu":
+                return F.gelu(x);
+            case "gelu_new":
+            case "gelu_pytorch_tanh":
+            case "gelu_fast":
+                {
+                    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in transformers' operation order.
+                    using var scope = torch.NewDisposeScope();
+                    Tensor inner = (x + torch.pow(x, 3.0) * 0.044715) * Math.Sqrt(2.0 / Math.PI);
+                    return (x * 0.5 * (torch.tanh(inner) + 1.0)).MoveToOuterDisposeScope();
+                }
+
+            case "relu":
+                return F.relu(x);
+            case "silu":
+            case "swish":
+                return F.silu(x);
+            case "tanh":
+                return torch.tanh(x);
+            default:
+                throw new Errors.UnsupportedModelException($"Activation function '{name}' is not implemented by the native backend.");
+        }
+    }
+
+    /// <summary>[batch, seq, heads*dim] → [batch, heads, seq, dim].</summary>
+    public static Tensor SplitHeads(Tensor x, int heads, int headDim)
+    {
+        using Tensor v = x.view(x.shape[0], x.shape[1], heads, headDim);
+        return v.transpose(1, 2);
+    }
+
+    /// <summary>[batch, heads, seq, dim] → [batch, seq, heads*dim].</summary>
+    public static Tensor MergeHeads(Tensor x)
+    {
+        using Tensor t = x.transpose(1, 2);
+        return t.contiguous().view(x.shape[0], x.shape[2], x.shape[1] * x.shape[3]);
+    }
+
+    /// <summary>
+    /// Additive attention mask [batch, 1, queries, keys]: 0 where allowed, <see cref="MaskValue"/> where a key is
+    /// padding or (when <paramref name="causal"/>) in the future. The first keys - queries positions precede
+    /// the queries.
+    /// </summary>
+    public static Tensor AdditiveMask(Tensor? keyPaddingMask, long batch, long queries, long keys, bool causal, Device device)
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor allowed = torch.ones(batch, 1, queries, keys, dtype: ScalarType.Bool, device: device);
+        if (causal)
+        {
+            long past = keys - queries;
+            Tensor q = torch.arange(past, keys, device: device).view(queries, 1);
+            Tensor k = torch.arange(0, keys, device: device).view(1, keys);
+            allowed = allowed & (k <= q).view(1, 1, queries, keys);
+        }
+
+        if (keyPaddingMask is not null)
+        {
+            allowed = allowed & keyPaddingMask.to(ScalarType.Bool).view(batch, 1, 1, keys);
+        }
+
+        Tensor mask = torch.zeros(batch, 1, queries, keys, dtype: ScalarType.Float32, device: device)
+            .masked_fill(allowed.logical_not(), MaskValue);
+        return mask.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Repeats key/value heads for grouped-query attention: [b, kvHeads, s, d] → [b, kvHeads*rep, s, d].</summary>
+    public static Tensor RepeatKv(Tensor x, int repeats)
+    {
+        if (repeats == 1)
+        {
+            return x.alias();
+        }
+
+        long b = x.shape[0], h = x.shape[1], s = x.shape[2], d = x.shape[3];
+        using Tensor e = x.unsqueeze(2).expand(b, h, repeats, s, d);
+        return e.reshape(b, h * repeats, s, d);
+    }
+
+    /// <summary>Softmax attention given raw scores and values; returns the context and the probabilities.</summary>
+    public static (Tensor Context, Tensor Probabilities) Attend(Tensor scores, Tensor? additiveMask, Tensor values)
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor s = additiveMask is null ? scores : scores + additiveMask;
+        Tensor p = s.softmax(-1, ScalarType.Float32);
+        Tensor context = torch.matmul(p, values);
+        return (context.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope());
+    }
+}

@@ -1,0 +1,48 @@
+using System.Text.Json;
+using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.TorchSharp.Models;
+
+namespace InseqBridge.TorchSharp.Tests;
+
+/// <summary>Locates the parity fixtures (tiny HF checkpoints and real Python outputs) and caches loaded models.</summary>
+public static class Fixtures
+{
+    private static readonly Lazy<string> RootDir = new(() =>
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "InseqBridge.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("Cannot find the repository root (InseqBridge.sln).");
+    });
+
+    private static readonly Dictionary<string, TransformerLanguageModel> Models = [];
+
+    public static string RepositoryRoot => RootDir.Value;
+
+    public static string ParityDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "parity");
+
+    public static string ModelDir(string name) => Path.Combine(ParityDir, "models", name);
+
+    public static IEnumerable<string> ModelNames => ["gpt2", "bart", "llama", "qwen2", "marian", "t5"];
+
+    public static JsonDocument Json(string path) => JsonDocument.Parse(File.ReadAllBytes(path));
+
+    /// <summary>A loaded model shared by the tests (models are immutable and thread-safe).</summary>
+    public static TransformerLanguageModel Model(string name)
+    {
+        lock (Models)
+        {
+            if (!Models.TryGetValue(name, out var model))
+            {
+                string dir = ModelDir(name);
+                model = TransformerLanguageModel.Load(dir, ModelConfig.Load(dir));
+                Models[name] = model;
+            }
+
+            return model;
+        }
+    }
+}
