@@ -80,6 +80,7 @@ internal static class TensorCodec
             SafetensorsDType.F32 => ScoresPrecision.Float32,
             SafetensorsDType.F16 => ScoresPrecision.Float16,
             SafetensorsDType.F8_E4M3 => ScoresPrecision.Float8,
+            SafetensorsDType.I64 => ScoresPrecision.Float32,
             _ => null,
         };
         var array = new NdArray(values, tensor.Shape.Select(d => checked((int)d)).ToArray());
@@ -138,7 +139,9 @@ internal static class TensorCodec
         {
             "float32" => ScoresPrecision.Float32,
             "float16" => ScoresPrecision.Float16,
-            _ => null,
+
+            // Integer / float64 arrays (e.g. top_p_size step scores) keep their dtype on a float32 re-save.
+            _ => ScoresPrecision.Float32,
         };
         return (new NdArray(values, shape), new OriginalEncoding(obj.DeepClone(), InseqJsonEncoding.Inseq06, precision, gzipped));
     }
