@@ -20,4 +20,7 @@ public sealed record FeatureAttributionOutput
 
     /// <summary>Per-step outputs when requested (Inseq's <c>output_step_attributions</c>); usually null.</summary>
     public JsonNode? StepAttributions { get; init; }
+
+    /// <summary>Loads an Inseq JSON file (plain or gzip-compressed); see <see cref="Serialization.InseqJson.Load"/>.</summary>
+    public static FeatureAttributionOutput Load(string path) => Serialization.InseqJson.Load(path);
 }
