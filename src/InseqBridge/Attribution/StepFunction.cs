@@ -1,0 +1,151 @@
+using InseqBridge.Errors;
+
+namespace InseqBridge.Attribution;
+
+/// <summary>
+/// A step function: a scalar per generated token computed from the model's output distribution. Used as a step
+/// score (recorded per step) or as the attributed function (what gradients are taken of). <see cref="Id"/> is
+/// Inseq's identifier.
+/// </summary>
+public abstract record StepFunction
+{
+    /// <summary>Inseq's id.</summary>
+    public abstract string Id { get; }
+
+    /// <summary>Name Inseq records in <c>info.attributed_fn</c> (the Python function's name).</summary>
+    public virtual string FunctionName => Id + "_fn";
+
+    /// <summary>Arguments that differ from the defaults, as Inseq records them.</summary>
+    public virtual IReadOnlyDictionary<string, object?> Arguments => new Dictionary<string, object?>();
+
+    /// <summary>Ids of the built-in step functions (Inseq's 14).</summary>
+    public static IReadOnlyList<string> BuiltInIds { get; } =
+    [
+        "logit", "probability", "entropy", "crossentropy", "perplexity", "contrast_logits", "contrast_prob",
+        "contrast_logits_diff", "contrast_prob_diff", "pcxmi", "kl_divergence", "in_context_pvi",
+        "mc_dropout_prob_avg", "top_p_size",
+    ];
+
+    /// <summary>The probability of the target token (Inseq's default attributed function).</summary>
+    public static StepFunction Default { get; } = new Probability();
+
+    /// <summary>Creates a step function from its id and K=V arguments.</summary>
+    /// <param name="id">Built-in id, or an id registered by the backend (custom step functions).</param>
+    /// <param name="args">Arguments (e.g. <c>logprob=true</c>, <c>top_p=0.9</c>).</param>
+    /// <param name="customIds">Ids of user-registered step functions accepted besides the built-ins.</param>
+    /// <exception cref="InvalidRequestException">Unknown id or argument.</exception>
+    public static StepFunction FromId(string id, IReadOnlyDictionary<string, string>? args = null, IEnumerable<string>? customIds = null)
+    {
+        args ??= new Dictionary<string, string>();
+        var r = new ArgumentReader($"Step function '{id}'", args);
+        StepFunction fn;
+        switch (id)
+        {
+            case "logit":
+                fn = new Logit();
+                break;
+            case "probability":
+                fn = new Probability { LogProb = r.Bool("logprob", false) };
+                break;
+            case "entropy":
+                fn = new Entropy();
+                break;
+            case "crossentropy":
+                fn = new CrossEntropy();
+                break;
+            case "perplexity":
+                fn = new Perplexity();
+                break;
+            case "top_p_size":
+                fn = new TopPSize { TopP = r.DoubleOrNull("top_p") ?? throw new InvalidRequestException("Step function 'top_p_size' requires argument top_p (e.g. top_p=0.9).") };
+                break;
+            default:
+                if (customIds?.Contains(id) == true)
+                {
+                    return new CustomStepFunction(id, args);
+                }
+
+                if (BuiltInIds.Contains(id))
+                {
+                    throw new InvalidRequestException(
+                        $"Step function '{id}' needs contrastive inputs or dropout sampling, which the native backend does not implement yet. Use the Python backend for it.");
+                }
+
+                throw new InvalidRequestException(
+                    $"Unknown step function '{id}'. Available: {string.Join(", ", BuiltInIds.Concat(customIds ?? []))}.");
+        }
+
+        r.EnsureAllUsed();
+        return fn;
+    }
+}
+
+/// <summary><c>logit</c>: the target token's logit.</summary>
+public sealed record Logit : StepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "logit";
+}
+
+/// <summary><c>probability</c>: softmax probability of the target token (log-probability with <see cref="LogProb"/>).</summary>
+public sealed record Probability : StepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "probability";
+
+    /// <summary><c>logprob</c>: return log-probabilities.</summary>
+    public bool LogProb { get; init; }
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, object?> Arguments =>
+        LogProb ? new Dictionary<string, object?> { ["logprob"] = true } : new Dictionary<string, object?>();
+}
+
+/// <summary><c>entropy</c>: entropy (nats) of the output distribution.</summary>
+public sealed record Entropy : StepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "entropy";
+}
+
+/// <summary><c>crossentropy</c>: cross-entropy (nats) of the target token.</summary>
+public sealed record CrossEntropy : StepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "crossentropy";
+}
+
+/// <summary><c>perplexity</c>: 2 to the power of the natural-log cross-entropy (Inseq's definition, kept as is).</summary>
+public sealed record Perplexity : StepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "perplexity";
+}
+
+/// <summary><c>top_p_size</c>: number of tokens in the nucleus of cumulative probability <see cref="TopP"/>.</summary>
+public sealed record TopPSize : StepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "top_p_size";
+
+    /// <summary><c>top_p</c>.</summary>
+    public double TopP { get; init; } = 1.0;
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, object?> Arguments => new Dictionary<string, object?> { ["top_p"] = TopP };
+}
+
+/// <summary>A step function registered with the backend under <paramref name="RegisteredId"/>.</summary>
+/// <param name="RegisteredId">The id it was registered under.</param>
+/// <param name="Args">Arguments passed to it.</param>
+public sealed record CustomStepFunction(string RegisteredId, IReadOnlyDictionary<string, string> Args) : StepFunction
+{
+    /// <inheritdoc />
+    public override string Id => RegisteredId;
+
+    /// <inheritdoc />
+    public override string FunctionName => RegisteredId;
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, object?> Arguments => Args.ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
+}
