@@ -30,8 +30,13 @@ public sealed class FastTokenizerJsonTests : IDisposable
             ["version"] = "1.0",
             ["added_tokens"] = new JsonArray(new JsonObject
             {
-                ["id"] = 50256, ["content"] = "<|endoftext|>", ["single_word"] = false, ["lstrip"] = false,
-                ["rstrip"] = false, ["normalized"] = true, ["special"] = true,
+                ["id"] = 50256,
+                ["content"] = "<|endoftext|>",
+                ["single_word"] = false,
+                ["lstrip"] = false,
+                ["rstrip"] = false,
+                ["normalized"] = true,
+                ["special"] = true,
             }),
             ["normalizer"] = null,
             ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["use_regex"] = true },
