@@ -7,7 +7,10 @@ namespace InseqBridge.Tokenizers.ByteLevel;
 internal sealed class BpeMergeTable
 {
     private readonly Dictionary<(string Left, string Right), int> _ranks;
+    private const int MaxCachedWords = 100_000;
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string[]> _cache = new(StringComparer.Ordinal);
+    private int _cachedWords;
 
     /// <summary>Creates the table from merges in rank order.</summary>
     public BpeMergeTable(IReadOnlyList<(string Left, string Right)> merges)
@@ -34,10 +37,11 @@ internal sealed class BpeMergeTable
             return cached;
         }
         var result = Merge(word);
-        // Bounded so that a long-running process fed arbitrary text cannot grow the cache without limit.
-        if (_cache.Count < 100_000)
+        // Bounded so that a long-running process fed arbitrary text cannot grow the cache without limit; a counter
+        // instead of _cache.Count, which takes every lock of the dictionary.
+        if (Volatile.Read(ref _cachedWords) < MaxCachedWords && _cache.TryAdd(word, result))
         {
-            _cache.TryAdd(word, result);
+            Interlocked.Increment(ref _cachedWords);
         }
         return result;
     }

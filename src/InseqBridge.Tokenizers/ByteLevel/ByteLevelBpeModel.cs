@@ -33,10 +33,22 @@ internal sealed class ByteLevelBpeModel : ITokenizerModel
     private readonly bool _isBart;
     private readonly bool _addPrefixSpace;
     private readonly bool _addBosToken;
+    private readonly string? _className;
+    private readonly Func<List<int>, List<int>>? _postProcessor;
 
-    private ByteLevelBpeModel(Dictionary<string, int> encoder, BpeMergeTable merges, bool isBart, bool addPrefixSpace,
-        bool addBosToken)
+    /// <summary>Creates the model from its parts.</summary>
+    /// <param name="encoder">Token → id.</param>
+    /// <param name="merges">The ranked merges.</param>
+    /// <param name="isBart">BART special-token wrapping and prefix-space rule.</param>
+    /// <param name="addPrefixSpace">Prepend a space to the text.</param>
+    /// <param name="addBosToken">GPT-2's <c>add_bos_token</c>.</param>
+    /// <param name="className">Overrides the reported class name.</param>
+    /// <param name="postProcessor">Overrides <c>build_inputs_with_special_tokens</c> (fast-tokenizer post-processors).</param>
+    public ByteLevelBpeModel(Dictionary<string, int> encoder, BpeMergeTable merges, bool isBart, bool addPrefixSpace,
+        bool addBosToken, string? className = null, Func<List<int>, List<int>>? postProcessor = null)
     {
+        _className = className;
+        _postProcessor = postProcessor;
         _encoder = encoder;
         _decoder = new Dictionary<int, string>(encoder.Count);
         foreach (var (token, id) in encoder)
@@ -67,7 +79,7 @@ internal sealed class ByteLevelBpeModel : ITokenizerModel
     }
 
     /// <inheritdoc />
-    public string TokenizerClass => _isBart ? "BartTokenizer" : "GPT2Tokenizer";
+    public string TokenizerClass => _className ?? (_isBart ? "BartTokenizer" : "GPT2Tokenizer");
 
     /// <inheritdoc />
     public int VocabSize => _encoder.Count;
@@ -145,6 +157,10 @@ internal sealed class ByteLevelBpeModel : ITokenizerModel
     /// <inheritdoc />
     public List<int> BuildInputsWithSpecialTokens(List<int> ids, SlowTokenizer owner)
     {
+        if (_postProcessor is not null)
+        {
+            return _postProcessor(ids);
+        }
         if (_isBart)
         {
             // <s> X </s> (cls/sep).
