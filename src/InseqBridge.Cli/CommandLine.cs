@@ -20,10 +20,7 @@ public static class CommandLine
         ParseResult parseResult = root.Parse(args);
         if (parseResult.Errors.Count > 0)
         {
-            foreach (var parseError in parseResult.Errors)
-            {
-                error.WriteLine($"error: {parseError.Message}");
-            }
+            error.WriteLine($"error: {parseResult.Errors[0].Message}");
 
             error.WriteLine("Run 'inseq-bridge --help' (or 'inseq-bridge COMMAND --help') for usage.");
             return ExitCodes.Usage;
