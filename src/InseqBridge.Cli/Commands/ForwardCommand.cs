@@ -47,7 +47,7 @@ public static class ForwardCommand
             }
 
             IReadOnlyList<int> ids = probe.Tokenizer.Encode(parseResult.GetValue(input)!);
-            (float[] logits, long positions, long vocab) = Logits(probe, ids, decoder ?? [probe.DecoderStartTokenId]);
+            (float[] logits, long positions, long vocab) = Logits(probe, ids, decoder);
             byte[] blob = SafetensorsFormat.Write(
                 [KeyValuePair.Create(TensorName, SafetensorsTensor.FromFloats(SafetensorsDType.F32, logits, positions, vocab))]);
             using (var stream = new FileStream(path, replace ? FileMode.Create : FileMode.CreateNew, FileAccess.Write))
@@ -63,11 +63,13 @@ public static class ForwardCommand
     }
 
     /// <summary>Computes the logits of one input: [positions, vocab], row-major.</summary>
-    public static (float[] Values, long Positions, long Vocab) Logits(ProbeModel probe, IReadOnlyList<int> inputIds, IReadOnlyList<int> decoderIds)
+    /// <param name="probe">The loaded model.</param>
+    /// <param name="inputIds">Input ids (decoder-only) or encoder ids (encoder-decoder).</param>
+    /// <param name="decoderIds">Encoder-decoders: decoder input ids (null: the decoder start token alone). Ignored otherwise.</param>
+    public static (float[] Values, long Positions, long Vocab) Logits(ProbeModel probe, IReadOnlyList<int> inputIds, IReadOnlyList<int>? decoderIds)
     {
         ArgumentNullException.ThrowIfNull(probe);
         ArgumentNullException.ThrowIfNull(inputIds);
-        ArgumentNullException.ThrowIfNull(decoderIds);
         if (inputIds.Count == 0)
         {
             throw new Errors.InvalidInputException("The input text produced no tokens.");
@@ -80,6 +82,7 @@ public static class ForwardCommand
         Tensor logits;
         if (model.IsEncoderDecoder)
         {
+            decoderIds ??= [probe.DecoderStartTokenId];
             Tensor decoder = torch.tensor(decoderIds.Select(i => (long)i).ToArray(), [1, decoderIds.Count], device: model.Device);
             EncoderOutput encoder = model.Encode(model.EmbedEncoderTokens(ids), null, ForwardOptions.None);
             logits = model.Decode(model.EmbedDecoderTokens(decoder), null, null, encoder, null, null, ForwardOptions.None).Logits[0];
