@@ -36,8 +36,9 @@ public interface IHfTokenizer
     /// <summary>The id of a raw piece, or <c>null</c> when unknown.</summary>
     int? TokenToId(string token);
 
-    /// <summary><c>tokenizer.decode(ids, skip_special_tokens=...)</c> with the saved <c>clean_up_tokenization_spaces</c>.</summary>
-    string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false);
+    /// <summary><c>tokenizer.decode(ids, skip_special_tokens=..., clean_up_tokenization_spaces=...)</c>;
+    /// <paramref name="cleanUpTokenizationSpaces"/> null uses the tokenizer's saved setting.</summary>
+    string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false, bool? cleanUpTokenizationSpaces = null);
 
     /// <summary>True when <paramref name="id"/> is one of the special tokens (<c>all_special_ids</c>).</summary>
     bool IsSpecial(int id);

@@ -188,7 +188,7 @@ internal sealed class SlowTokenizer : IHfTokenizer
     public bool IsSpecial(int id) => _allSpecialIds.Contains(id);
 
     /// <inheritdoc />
-    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false, bool? cleanUpTokenizationSpaces = null)
     {
         ArgumentNullException.ThrowIfNull(ids);
         var tokens = new List<string>();
@@ -231,7 +231,7 @@ internal sealed class SlowTokenizer : IHfTokenizer
             subTexts.Add(_model.TokensToString(current, this));
         }
         string joined = string.Join(' ', subTexts);
-        return _cleanUpTokenizationSpaces ? TokenizationCleanup.Apply(joined) : joined;
+        return (cleanUpTokenizationSpaces ?? _cleanUpTokenizationSpaces) ? TokenizationCleanup.Apply(joined) : joined;
     }
 
     /// <summary>Python's <c>convert_tokens_to_ids</c> for one token: added tokens first, then the model, else the unknown id.</summary>

@@ -44,7 +44,7 @@ public static class AttributionOutputMerger
         var info = (JsonObject)first.Info.DeepClone();
         if (first.Info.ContainsKey("attr_pos_end"))
         {
-            info["attr_pos_end"] = all.Max(o => o.Info["attr_pos_end"]?.GetValue<long>() ?? 0);
+            info["attr_pos_end"] = all.Max(o => long.Parse(o.Info["attr_pos_end"]?.ToJsonString() ?? "0", System.Globalization.CultureInfo.InvariantCulture));
         }
 
         foreach (string listField in new[] { "generated_texts", "input_texts" })

@@ -1,0 +1,318 @@
+using System.Text.Json.Nodes;
+using InseqBridge.Attribution;
+using InseqBridge.Data;
+using InseqBridge.Errors;
+using InseqBridge.Tokenizers;
+using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.TorchSharp.Generation;
+using InseqBridge.TorchSharp.Models;
+
+namespace InseqBridge.TorchSharp.Attribution;
+
+/// <summary>
+/// A Hugging Face checkpoint loaded by the native TorchSharp backend, attributing with Inseq's semantics.
+/// Thread safety: the weights are read-only and every call builds its own tensors, so concurrent calls on one
+/// instance are safe.
+/// </summary>
+public sealed class NativeAttributionModel : IAttributionModel
+{
+    private NativeAttributionModel(
+        string name, ModelConfig config, TransformerLanguageModel model, IHfTokenizer tokenizer, GenerationConfig generation, AttributionMethod method)
+    {
+        Config = config;
+        Model = model;
+        Tokenizer = tokenizer;
+        Generation = generation;
+        DefaultMethod = method;
+        Info = new ModelInfo(name, config.ModelClass, null, tokenizer.TokenizerClass);
+
+        // Inseq's special-token rules (HuggingfaceModel.__init__).
+        if (config.PadTokenId is int configPad)
+        {
+            PadId = configPad;
+        }
+        else
+        {
+            PadId = tokenizer.Special.Pad?.Id ?? tokenizer.Special.Bos?.Id ?? tokenizer.Special.Eos?.Id
+                ?? throw new CheckpointException("The tokenizer defines no pad, bos or eos token to pad with.");
+        }
+
+        PadToken = tokenizer.IdToToken(PadId) ?? string.Empty;
+        BosId = config.DecoderStartTokenId ?? config.BosTokenId ?? tokenizer.Special.Bos?.Id ?? PadId;
+        EosId = config.EosTokenIds.Count > 0 ? config.EosTokenIds[0] : PadId;
+        UnkId = tokenizer.Special.Unk?.Id ?? PadId;
+    }
+
+    /// <summary>The checkpoint's configuration.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>The network.</summary>
+    public TransformerLanguageModel Model { get; }
+
+    /// <summary>The tokenizer.</summary>
+    public IHfTokenizer Tokenizer { get; }
+
+    /// <summary>The checkpoint's generation configuration.</summary>
+    public GenerationConfig Generation { get; }
+
+    /// <inheritdoc />
+    public ModelInfo Info { get; }
+
+    /// <inheritdoc />
+    public AttributionMethod DefaultMethod { get; }
+
+    /// <inheritdoc />
+    public bool IsEncoderDecoder => Model.IsEncoderDecoder;
+
+    internal int PadId { get; }
+
+    internal string PadToken { get; }
+
+    internal int BosId { get; }
+
+    internal int EosId { get; }
+
+    internal int UnkId { get; }
+
+    /// <summary>Loads a checkpoint folder (config.json, model.safetensors, tokenizer files).</summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="method">Default attribution method (default: saliency, as Inseq's CLI).</param>
+    /// <param name="modelName">Name recorded as <c>model_name</c> (default: the folder path as given).</param>
+    public static NativeAttributionModel Load(string directory, AttributionMethod? method = null, string? modelName = null)
+    {
+        ModelConfig config = ModelConfig.Load(directory);
+        IHfTokenizer tokenizer = HfTokenizer.Load(directory);
+        GenerationConfig generation = GenerationConfig.Load(directory, config);
+        TransformerLanguageModel model = TransformerLanguageModel.Load(directory, config);
+        return new NativeAttributionModel(modelName ?? directory, config, model, tokenizer, generation, method ?? new Saliency());
+    }
+
+    /// <inheritdoc />
+    public Task<FeatureAttributionOutput> AttributeAsync(
+        AttributionRequest request, IProgress<AttributionProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Attribute(request, progress, cancellationToken), cancellationToken);
+
+    /// <inheritdoc />
+    public FeatureAttributionOutput Attribute(AttributionRequest request, CancellationToken cancellationToken = default) =>
+        Attribute(request, null, cancellationToken);
+
+    private FeatureAttributionOutput Attribute(AttributionRequest request, IProgress<AttributionProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        AttributionMethod method = request.Method ?? DefaultMethod;
+        Validate(request, method);
+        var inputs = request.InputTexts.ToList();
+        List<string>? generated = request.GeneratedTexts?.ToList();
+        bool constrained = generated is not null;
+        if (!IsEncoderDecoder)
+        {
+            string bos = Tokenizer.IdToToken(BosId) ?? string.Empty;
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                if (inputs[i].Length == 0)
+                {
+                    inputs[i] = bos;
+                    if (generated is not null && !generated[i].StartsWith(bos, StringComparison.Ordinal))
+                    {
+                        generated[i] = bos + " " + generated[i];
+                    }
+                }
+            }
+        }
+
+        generated ??= GenerateTexts(inputs, request, cancellationToken);
+        if (!IsEncoderDecoder)
+        {
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                if (!generated[i].StartsWith(inputs[i], StringComparison.Ordinal))
+                {
+                    throw new InvalidRequestException(
+                        $"Generated text {i} does not start with its input text: decoder-only forced generations must repeat the prompt (\"{inputs[i]}\").");
+                }
+            }
+        }
+
+        int batchSize = request.BatchSize ?? inputs.Count;
+        bool singleItems = (!IsEncoderDecoder && ((constrained && inputs.Count > 1) || (inputs.Count > 1 && (request.AttrPosStart is not null || request.AttrPosEnd is not null))))
+            || (IsEncoderDecoder && method.IsFinalStepMethod && inputs.Count > 1);
+        if (singleItems)
+        {
+            batchSize = 1;
+        }
+
+        var outputs = new List<FeatureAttributionOutput>();
+        int done = 0;
+        int total = inputs.Count;
+        for (int first = 0; first < inputs.Count; first += batchSize)
+        {
+            var idx = Enumerable.Range(first, Math.Min(batchSize, inputs.Count - first)).ToList();
+            FeatureAttributionOutput output = AttributeBatch(
+                method, request, idx.Select(i => inputs[i]).ToList(), idx.Select(i => generated[i]).ToList(), cancellationToken);
+            done += idx.Count;
+            progress?.Report(new AttributionProgress(done, total));
+            outputs.Add(output);
+        }
+
+        FeatureAttributionOutput merged = outputs.Count == 1 ? outputs[0] : AttributionOutputMerger.Merge(outputs);
+        JsonObject info = merged.Info;
+        info["input_texts"] = new JsonArray(inputs.Select(t => (JsonNode?)t).ToArray());
+        info["generated_texts"] = new JsonArray(generated.Select(t => (JsonNode?)t).ToArray());
+        info["generation_args"] = ToJson(constrained ? new Dictionary<string, object?>() : request.Generation.ToInfo());
+        info["constrained_decoding"] = constrained;
+        info["generate_from_target_prefix"] = false;
+        info["include_eos_baseline"] = request.IncludeEosBaseline;
+        StepFunction attributed = request.AttributedFunction ?? StepFunction.Default;
+        info["attributed_fn"] = attributed.FunctionName;
+        info["attribution_args"] = ToJson(method.Arguments);
+        info["attributed_fn_args"] = ToJson(attributed.Arguments);
+        info["step_scores_args"] = ToJson(request.StepScores.SelectMany(s => s.Arguments).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.First().Value));
+        return merged with { Info = Sorted(info) };
+    }
+
+    private void Validate(AttributionRequest request, AttributionMethod method)
+    {
+        if (request.InputTexts.Count == 0)
+        {
+            throw new InvalidInputException("At least one input text is needed.");
+        }
+
+        if (IsEncoderDecoder && request.InputTexts.Any(string.IsNullOrEmpty))
+        {
+            throw new InvalidInputException("Input texts of an encoder-decoder model must not be empty.");
+        }
+
+        if (request.GeneratedTexts is not null && request.GeneratedTexts.Count != request.InputTexts.Count)
+        {
+            throw new InvalidRequestException(
+                $"{request.GeneratedTexts.Count} generated texts for {request.InputTexts.Count} input texts: give one per input.");
+        }
+
+        if (method.IsFinalStepMethod && request.StepScores.Count > 0)
+        {
+            throw new InvalidRequestException(
+                $"Step scores are not supported by the final-step method '{method.Id}'. Compute them separately with method 'dummy'.");
+        }
+
+        if (request.BatchSize is <= 0)
+        {
+            throw new InvalidRequestException($"batch_size must be positive (got {request.BatchSize}).");
+        }
+    }
+
+    private List<string> GenerateTexts(List<string> inputs, AttributionRequest request, CancellationToken cancellationToken)
+    {
+        var encoded = inputs.Select(t => Tokenizer.Encode(t)).ToList();
+        var options = new GenerationOptions
+        {
+            MaxNewTokens = request.Generation.MaxNewTokens,
+            DoSample = request.Generation.DoSample,
+            Seed = request.Generation.Seed,
+        };
+        var texts = new List<string>();
+        int batch = request.BatchSize ?? inputs.Count;
+        for (int first = 0; first < inputs.Count; first += batch)
+        {
+            var chunk = encoded.Skip(first).Take(batch).ToList();
+            IReadOnlyList<IReadOnlyList<int>> prompts = chunk;
+            if (!IsEncoderDecoder && PadAttendedInGeneration())
+            {
+                // Inseq calls generate() without an attention mask; when pad == eos transformers attends to the
+                // left padding, so the padded rows are the prompts.
+                int width = chunk.Max(c => c.Count);
+                prompts = chunk.Select(c => (IReadOnlyList<int>)[.. Enumerable.Repeat(PadId, width - c.Count), .. c]).ToList();
+            }
+
+            var generated = Generator.Generate(Model, Generation, prompts, options, cancellationToken);
+            for (int i = 0; i < chunk.Count; i++)
+            {
+                IEnumerable<int> ids = IsEncoderDecoder
+                    ? [Generation.DecoderStartTokenId ?? BosId, .. generated[i]]
+                    : [.. prompts[i], .. generated[i]];
+                texts.Add(Tokenizer.Decode(ids, skipSpecialTokens: true, cleanUpTokenizationSpaces: false));
+            }
+        }
+
+        return texts;
+    }
+
+    private bool PadAttendedInGeneration()
+    {
+        int? pad = Generation.PadTokenId ?? (Generation.EosTokenIds.Count > 0 ? Generation.EosTokenIds[0] : null);
+        return pad is null || Generation.EosTokenIds.Contains(pad.Value) || pad != PadId;
+    }
+
+    private FeatureAttributionOutput AttributeBatch(
+        AttributionMethod method, AttributionRequest request, List<string> inputs, List<string> generated, CancellationToken cancellationToken)
+    {
+        var sourceIds = inputs.Select(t => Tokenizer.Encode(t)).ToList();
+        EncodedTexts targets;
+        EncodedTexts? sources = null;
+        int start;
+        if (IsEncoderDecoder)
+        {
+            sources = Encode(sourceIds, padLeft: false, request.IncludeEosBaseline, prepend: null);
+            targets = Encode(generated.Select(t => Tokenizer.Encode(t, asTarget: true)).ToList(), padLeft: false, request.IncludeEosBaseline, prepend: BosId);
+            start = request.AttrPosStart ?? 1;
+        }
+        else
+        {
+            targets = Encode(generated.Select(t => Tokenizer.Encode(t)).ToList(), padLeft: true, request.IncludeEosBaseline, prepend: null);
+            int promptWidth = sourceIds.Max(s => s.Count);
+            start = request.AttrPosStart is int s && s >= promptWidth ? s : promptWidth;
+        }
+
+        if (Config.MaxPositions is int max && targets.Width > max)
+        {
+            throw new InvalidInputException($"The target has {targets.Width} tokens but {Config.ModelClass} accepts at most {max} positions. Shorten the text or max_new_tokens.");
+        }
+
+        var run = new AttributionRun(this, method, request, sources, targets, []);
+        return run.Run(start, request.AttrPosEnd, null, cancellationToken);
+    }
+
+    private EncodedTexts Encode(IReadOnlyList<IReadOnlyList<int>> ids, bool padLeft, bool includeEosBaseline, int? prepend) =>
+        EncodedTexts.Pad(ids, padLeft, PadId, UnkId, EosId, includeEosBaseline, prepend, id => Tokenizer.IdToToken(id) ?? string.Empty);
+
+    internal JsonObject BaseInfo() => new()
+    {
+        ["model_name"] = Info.ModelName,
+        ["model_class"] = Info.ModelClass,
+        ["tokenizer_name"] = Info.TokenizerName,
+        ["tokenizer_class"] = Info.TokenizerClass,
+    };
+
+    private static JsonObject ToJson(IReadOnlyDictionary<string, object?> values)
+    {
+        var o = new JsonObject();
+        foreach (var (k, v) in values.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            o[k] = v switch
+            {
+                null => null,
+                bool b => b,
+                int i => i,
+                long l => l,
+                double d => d,
+                float f => f,
+                _ => v.ToString(),
+            };
+        }
+
+        return o;
+    }
+
+    private static JsonObject Sorted(JsonObject info)
+    {
+        var sorted = new JsonObject();
+        foreach (var kv in info.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList())
+        {
+            sorted[kv.Key] = kv.Value?.DeepClone();
+        }
+
+        return sorted;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Model.Dispose();
+}
