@@ -46,8 +46,8 @@ public static class CommandLine
     {
         var root = new RootCommand("inseq-bridge: feature attribution for Hugging Face sequence generation models.");
 
-        // Main job. The `attribute` command is registered here by the team lead:
-        //     root.Subcommands.Add(AttributeCommand.Create());
+        // Main job.
+        root.Subcommands.Add(AttributeCommand.Create());
 
         // Inspection of saved results.
         root.Subcommands.Add(ShowCommand.Create());

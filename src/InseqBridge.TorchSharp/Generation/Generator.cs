@@ -48,6 +48,18 @@ public static class Generator
             throw new InvalidRequestException($"max_new_tokens must be >= 0 (got {maxNew}).");
         }
 
+        if (model.Config.MaxPositions is int maxPositions)
+        {
+            // Never run past the position table: a default max_length (e.g. Marian's 512) may exceed it.
+            int used = model.IsEncoderDecoder ? 1 : maxPrompt;
+            if (used > maxPositions)
+            {
+                throw new InvalidInputException($"The prompt has {used} tokens but {model.Config.ModelClass} accepts at most {maxPositions} positions. Shorten the text.");
+            }
+
+            maxNew = Math.Min(maxNew, maxPositions - used);
+        }
+
         bool sample = options.DoSample ?? config.DoSample;
         int? pad = config.PadTokenId ?? (config.EosTokenIds.Count > 0 ? config.EosTokenIds[0] : null);
         var eos = new HashSet<int>(config.EosTokenIds);
