@@ -1,0 +1,60 @@
+using InseqBridge.Data;
+using InseqBridge.Serialization;
+using InseqBridge.TorchSharp.Tests.Attribution;
+
+namespace InseqBridge.TorchSharp.Tests.Cli;
+
+/// <summary><c>inseq-bridge attribute ... --save</c> writes what Python Inseq saved, raw and aggregated.</summary>
+public class AttributeCommandTests
+{
+    [Theory]
+    [InlineData("gpt2__integrated_gradients__forced", "--method", "integrated_gradients", "--n-steps", "10", "--input", "Hello world", "--input", "The cat sat on", "--generated", "Hello world, this is a test", "--generated", "The cat sat on the mat", "--step-scores", "probability")]
+    [InlineData("bart__saliency__generated", "--method", "saliency", "--input", "Hello world", "--input", "The cat sat on the mat.", "--max-new-tokens", "4", "--step-scores", "probability")]
+    public void Saved_file_matches_python_inseq(string caseId, params string[] args)
+    {
+        ReferenceCase reference = ReferenceCase.Get(caseId);
+        using var folder = new TemporaryFolder();
+        string raw = folder.File("raw.json"), aggregated = folder.File("aggregated.json");
+        string[] common = ["attribute", "--model", Fixtures.ModelDir(reference.Model), .. args];
+        CliResult first = CliRunner.Run([.. common, "--save", raw]);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        CliResult second = CliRunner.Run([.. common, "--save", aggregated, "--aggregate"]);
+        Assert.True(second.ExitCode == 0, second.ToString());
+
+        AttributionParityTests.Compare(InseqJson.Load(reference.OutputPath), InseqJson.Load(raw), caseId);
+        AttributionParityTests.Compare(InseqJson.Load(reference.AggregatedPath), InseqJson.Load(aggregated), caseId + " aggregated");
+    }
+
+    [Fact]
+    public void Existing_output_is_not_overwritten()
+    {
+        using var folder = new TemporaryFolder();
+        string path = folder.File("kept.json");
+        File.WriteAllText(path, "user data");
+        CliResult result = CliRunner.Run("attribute", "--model", Fixtures.ModelDir("gpt2"), "--input", "Hello", "--max-new-tokens", "2", "--save", path);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(path, result.Error, StringComparison.Ordinal);
+        Assert.Equal("user data", File.ReadAllText(path));
+    }
+
+    [Theory]
+    [InlineData("--method", "nope", "Unknown attribution method 'nope'")]
+    [InlineData("--step-scores", "bogus", "Unknown step function 'bogus'")]
+    [InlineData("--method-args", "n_steps=3", "does not accept argument(s): n_steps")]
+    [InlineData("--attr-pos-start", "9", "attr_pos_start")]
+    public void Bad_requests_get_one_line_errors(string option, string value, string expected)
+    {
+        CliResult result = CliRunner.Run("attribute", "--model", Fixtures.ModelDir("gpt2"), "--input", "Hello world", "--generated", "Hello world again", option, value);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Forced_text_must_start_with_the_prompt_for_decoder_only_models()
+    {
+        CliResult result = CliRunner.Run("attribute", "--model", Fixtures.ModelDir("gpt2"), "--input", "Hello world", "--generated", "Goodbye");
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("does not start with its input text", result.Error, StringComparison.Ordinal);
+    }
+}
