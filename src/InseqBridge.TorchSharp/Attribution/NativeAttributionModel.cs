@@ -194,6 +194,11 @@ public sealed class NativeAttributionModel : IAttributionModel
                 $"Step scores are not supported by the final-step method '{method.Id}'. Compute them separately with method 'dummy'.");
         }
 
+        if (method is IntegratedGradients { ReturnConvergenceDelta: true })
+        {
+            throw new InvalidRequestException("integrated_gradients: return_convergence_delta is not implemented by the native backend yet.");
+        }
+
         if (request.BatchSize is <= 0)
         {
             throw new InvalidRequestException($"batch_size must be positive (got {request.BatchSize}).");
