@@ -37,6 +37,9 @@ internal sealed class AttributionRun
         _promptTokens = promptTokens;
     }
 
+    private float[][]? _encoderSelfAttentions;
+    private int _sourceWidth;
+
     private bool EncoderDecoder => _model.IsEncoderDecoder;
 
     private sealed class StepRecord
@@ -272,6 +275,8 @@ internal sealed class AttributionRun
             Tensor sourceMask = Rows(_sources.Mask, rows, _sources.Width);
             EncoderOutput encoded = _model.Encode(_model.EmbedEncoderTokens(sourceIds), sourceMask, options);
             output = _model.Decode(_model.EmbedDecoderTokens(prefixIds), prefixMask, null, encoded, sourceMask, null, options);
+            _encoderSelfAttentions = SplitRows(torch.stack(encoded.Attentions!, 1).permute(0, 4, 3, 1, 2).contiguous());
+            _sourceWidth = _sources.Width;
         }
         else
         {
@@ -280,6 +285,9 @@ internal sealed class AttributionRun
 
         // [batch, layers, heads, queries, keys] → [batch, keys, queries, layers, heads]
         Tensor self = torch.stack(output.Attentions!, 1).permute(0, 4, 3, 1, 2).contiguous();
+
+        // Inseq marks decoder self-attention weights that are exactly zero (masked keys) as NaN.
+        self = self.masked_fill(self == 0, float.NaN);
         Tensor? cross = output.CrossAttentions is null ? null : torch.stack(output.CrossAttentions, 1).permute(0, 4, 3, 1, 2).contiguous();
         int layers = (int)self.shape[3], heads = (int)self.shape[4];
         for (int pos = start; pos < iterEnd; pos++)
@@ -385,8 +393,24 @@ internal sealed class AttributionRun
                 scores[fn.Id] = new NdArray(stepsOf[b].Select(x => x.Record.Scores[fn.Id][x.Row]).ToArray(), n);
             }
 
+            var sequenceScores = new Dictionary<string, NdArray>();
+            if (_encoderSelfAttentions is not null && innerShape is not null)
+            {
+                // [source keys, source queries, layers, heads] without padding.
+                int s = source.Count;
+                var data = new float[s * s * inner];
+                float[] full = _encoderSelfAttentions[b];
+                for (int k = 0; k < s; k++)
+                {
+                    Array.Copy(full, k * _sourceWidth * inner, data, k * s * inner, s * inner);
+                }
+
+                sequenceScores["encoder_self_attentions"] = new NdArray(data, [s, s, .. innerShape]);
+            }
+
             result.Add(new FeatureAttributionSequenceOutput
             {
+                SequenceScores = sequenceScores,
                 Source = source,
                 Target = tokenized[b],
                 SourceAttributions = sourceAttr,

@@ -69,6 +69,14 @@ public class AttributionParityTests(ITestOutputHelper output)
             Assert.Equal(e.Kind, a.Kind);
             worst = Math.Max(worst, CompareArrays(e.SourceAttributions, a.SourceAttributions, where + " source_attributions"));
             worst = Math.Max(worst, CompareArrays(e.TargetAttributions, a.TargetAttributions, where + " target_attributions"));
+            foreach (string key in a.SequenceScores.Keys)
+            {
+                Assert.True(e.SequenceScores.ContainsKey(key), $"{where}: unexpected sequence score {key}");
+                worst = Math.Max(worst, CompareArrays(e.SequenceScores[key], a.SequenceScores[key], $"{where} sequence_scores.{key}"));
+            }
+
+            // decoder_self_attentions (encoder-decoder attention without attribute_target) is not produced yet.
+            Assert.Equal(e.SequenceScores.Keys.Where(k => k != "decoder_self_attentions").Order(), a.SequenceScores.Keys.Order());
             Assert.Equal(e.StepScores.Keys.Order(), a.StepScores.Keys.Order());
             foreach (string key in e.StepScores.Keys)
             {
