@@ -21,11 +21,10 @@ internal sealed class AttributionRun
     private readonly StepFunction _attributedFn;
     private readonly EncodedTexts? _sources;
     private readonly EncodedTexts _targets;
-    private readonly string[][] _promptTokens;
 
     public AttributionRun(
         NativeAttributionModel owner, AttributionMethod method, AttributionRequest request,
-        EncodedTexts? sources, EncodedTexts targets, string[][] promptTokens)
+        EncodedTexts? sources, EncodedTexts targets)
     {
         _owner = owner;
         _model = owner.Model;
@@ -34,7 +33,6 @@ internal sealed class AttributionRun
         _attributedFn = request.AttributedFunction ?? StepFunction.Default;
         _sources = sources;
         _targets = targets;
-        _promptTokens = promptTokens;
     }
 
     private float[][]? _encoderSelfAttentions;

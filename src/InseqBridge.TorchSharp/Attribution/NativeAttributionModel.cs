@@ -272,7 +272,7 @@ public sealed class NativeAttributionModel : IAttributionModel
             throw new InvalidInputException($"The target has {targets.Width} tokens but {Config.ModelClass} accepts at most {max} positions. Shorten the text or max_new_tokens.");
         }
 
-        var run = new AttributionRun(this, method, request, sources, targets, []);
+        var run = new AttributionRun(this, method, request, sources, targets);
         return run.Run(start, request.AttrPosEnd, null, cancellationToken);
     }
 

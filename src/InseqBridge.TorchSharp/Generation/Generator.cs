@@ -67,7 +67,7 @@ public static class Generator
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         using var cache = new KvCache();
-        using var generator = sample ? new Generator_(options.Seed) : null;
+        var sampler = sample ? new SeededSampler(options.Seed) : null;
 
         // Left-pad prompts (decoder-only) / right-pad sources (encoder-decoder), as the tokenizers do for Inseq.
         var inputIds = new long[batch * maxPrompt];
@@ -153,7 +153,7 @@ public static class Generator
                 Span<float> row = scores.AsSpan(b * vocab, vocab);
                 LogitsProcessors.Apply(row, sequences[b], curLength, maxLength, config, eos);
                 next[b] = sample
-                    ? generator!.Sample(row, options.Temperature ?? config.Temperature, options.TopK ?? config.TopK, options.TopP ?? config.TopP)
+                    ? sampler!.Sample(row, options.Temperature ?? config.Temperature, options.TopK ?? config.TopK, options.TopP ?? config.TopP)
                     : ArgMax(row);
             }
 
@@ -213,7 +213,7 @@ public static class Generator
     }
 
     /// <summary>Seeded sampler (temperature, top-k, top-p), independent of any global random state.</summary>
-    private sealed class Generator_(long seed) : IDisposable
+    private sealed class SeededSampler(long seed)
     {
         private readonly Random _random = new((int)(seed ^ (seed >> 32)));
 
@@ -268,10 +268,6 @@ public static class Generator
             }
 
             return order[cut - 1];
-        }
-
-        public void Dispose()
-        {
         }
     }
 }
