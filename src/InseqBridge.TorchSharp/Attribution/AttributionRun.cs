@@ -21,11 +21,13 @@ internal sealed class AttributionRun
     private readonly StepFunction _attributedFn;
     private readonly EncodedTexts? _sources;
     private readonly EncodedTexts _targets;
+    private readonly ContrastInputs? _contrast;
 
     public AttributionRun(
         NativeAttributionModel owner, AttributionMethod method, AttributionRequest request,
-        EncodedTexts? sources, EncodedTexts targets)
+        EncodedTexts? sources, EncodedTexts targets, ContrastInputs? contrast = null)
     {
+        _contrast = contrast;
         _owner = owner;
         _model = owner.Model;
         _method = method;
@@ -36,6 +38,10 @@ internal sealed class AttributionRun
     }
 
     private float[][]? _encoderSelfAttentions;
+    private IReadOnlyList<AlignmentPair>[]? _contrastPairs;
+
+    /// <summary>The adjusted contrastive alignments per row (after <see cref="Run"/>; null without contrast targets).</summary>
+    public IReadOnlyList<IReadOnlyList<AlignmentPair>>? ContrastPairs => _contrastPairs;
     private int _sourceWidth;
 
     private bool EncoderDecoder => _model.IsEncoderDecoder;
@@ -57,6 +63,7 @@ internal sealed class AttributionRun
     {
         int length = _targets.Width;
         var (start, end) = CheckPositions(length, attrPosStart, requestedEnd);
+        PrepareContrast(start, end);
         int iterEnd = EncoderDecoder ? Math.Min(end + 1, length) : end;
         var records = new List<StepRecord>();
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -131,6 +138,115 @@ internal sealed class AttributionRun
         return (start, e);
     }
 
+    private void PrepareContrast(int start, int end)
+    {
+        if (_contrast?.TargetIds is not long[][] contrastIds)
+        {
+            return;
+        }
+
+        _contrastPairs = new IReadOnlyList<AlignmentPair>[_targets.Count];
+        for (int b = 0; b < _targets.Count; b++)
+        {
+            IReadOnlyList<AlignmentPair>? requested = _contrast.Alignments is { IsAuto: true }
+                ? ContrastAlignment.Auto(_targets.Tokens[b], _contrast.TargetTokens![b], start, end)
+                : _contrast.Alignments?.For(_contrast.InputIndex[b]);
+            _contrastPairs[b] = ContrastAlignment.Adjust(requested, contrastIds[b].Length, start, end);
+        }
+    }
+
+    /// <summary>The contrastive inputs of one step: aligned contrast targets, and prefixes/sources where they differ.</summary>
+    private sealed record ContrastStep(Tensor TargetIds, Tensor? PrefixIds, Tensor? PrefixMask, Tensor? LastIndex, Tensor? SourceIds, Tensor? SourceMask);
+
+    private ContrastStep? BuildContrastStep(int step, int[] rows)
+    {
+        if (_contrast is null)
+        {
+            return null;
+        }
+
+        var targetIds = new long[rows.Length];
+        var prefixes = new long[rows.Length][];
+        bool prefixDiffers = false;
+        for (int r = 0; r < rows.Length; r++)
+        {
+            int b = rows[r];
+            long[] original = _targets.Ids[b];
+            if (_contrast.TargetIds is long[][] contrastIds)
+            {
+                long[] ids = contrastIds[b];
+                int index = ContrastAlignment.AlignedIndex(step, _contrastPairs![b]);
+                index = index < 0 ? ids.Length - 1 : index;
+                if (index <= 0)
+                {
+                    throw new InvalidRequestException(
+                        $"Contrast target {_contrast.InputIndex[b]} aligns target position {step} to its first token, which leaves no prefix to predict it from.");
+                }
+
+                targetIds[r] = ids[index];
+                prefixes[r] = ids[..index];
+                prefixDiffers |= !prefixes[r].AsSpan().SequenceEqual(original.AsSpan(0, step));
+            }
+            else
+            {
+                targetIds[r] = original[step];
+                prefixes[r] = original[..step];
+            }
+        }
+
+        Tensor? prefixIds = null, prefixMask = null, lastIndex = null;
+        if (prefixDiffers)
+        {
+            // Right padding keeps each row's positions as if it ran alone; the logits are read at its last token.
+            int width = prefixes.Max(p => p.Length);
+            var ids = new long[rows.Length * width];
+            var mask = new long[rows.Length * width];
+            Array.Fill(ids, _owner.PadId);
+            for (int r = 0; r < rows.Length; r++)
+            {
+                Array.Copy(prefixes[r], 0, ids, r * width, prefixes[r].Length);
+                Array.Fill(mask, 1L, r * width, prefixes[r].Length);
+            }
+
+            prefixIds = torch.tensor(ids, [rows.Length, width], device: _model.Device);
+            prefixMask = torch.tensor(mask, [rows.Length, width], device: _model.Device);
+            lastIndex = torch.tensor(prefixes.Select(p => (long)p.Length - 1).ToArray(), device: _model.Device);
+        }
+
+        Tensor? sourceIds = null, sourceMask = null;
+        if (_contrast.Sources is EncodedTexts contrastSources
+            && (contrastSources.Width != _sources!.Width || rows.Any(b => !contrastSources.Ids[b].AsSpan().SequenceEqual(_sources.Ids[b]))))
+        {
+            sourceIds = Rows(contrastSources.Ids, rows, contrastSources.Width);
+            sourceMask = Rows(contrastSources.Mask, rows, contrastSources.Width);
+        }
+
+        return new ContrastStep(torch.tensor(targetIds, device: _model.Device), prefixIds, prefixMask, lastIndex, sourceIds, sourceMask);
+    }
+
+    /// <summary>Next-token logits [batch, vocab]: at the last position, or at <paramref name="lastIndex"/> per row.</summary>
+    private Tensor NextTokenLogits(Tensor? sourceEmbeds, Tensor? sourceMask, Tensor targetEmbeds, Tensor targetMask, Tensor? lastIndex)
+    {
+        Tensor logits;
+        if (EncoderDecoder)
+        {
+            EncoderOutput encoded = _model.Encode(sourceEmbeds!, sourceMask, ForwardOptions.None);
+            logits = _model.Decode(targetEmbeds, targetMask, null, encoded, sourceMask, null, ForwardOptions.None).Logits;
+        }
+        else
+        {
+            logits = _model.Decode(targetEmbeds, targetMask, null, null, null, null, ForwardOptions.None).Logits;
+        }
+
+        if (lastIndex is null)
+        {
+            return logits.select(1, -1);
+        }
+
+        Tensor rowIndex = torch.arange(logits.shape[0], device: logits.device);
+        return logits.index([TensorIndex.Tensor(rowIndex), TensorIndex.Tensor(lastIndex)]);
+    }
+
     private Tensor Rows(long[][] data, int[] rows, int width)
     {
         var flat = new long[rows.Length * width];
@@ -160,16 +276,49 @@ internal sealed class AttributionRun
             sourceEmbeds = _model.EmbedEncoderTokens(sourceIds);
         }
 
-        Tensor Logits(Tensor? src, Tensor tgt, int repeat)
+        Tensor Logits(Tensor? src, Tensor tgt, int repeat) =>
+            NextTokenLogits(src, EncoderDecoder ? Tile(sourceMask!, repeat) : null, tgt, Tile(prefixMask, repeat), null);
+
+        ContrastStep? contrast = BuildContrastStep(step, rows);
+
+        // Contrastive forward (Inseq's _get_contrast_inputs): encoder-decoders run on embeddings, so the attributed
+        // source (and target prefix) tensors carry gradients where the contrast keeps them; decoder-only models run
+        // on token ids.
+        Tensor ContrastLogits(Tensor? src, Tensor tgt, int repeat)
         {
+            Tensor? encoderInput = null, encoderMask = null;
             if (EncoderDecoder)
             {
-                Tensor srcMask = Tile(sourceMask!, repeat);
-                EncoderOutput encoded = _model.Encode(src!, srcMask, ForwardOptions.None);
-                return _model.Decode(tgt, Tile(prefixMask, repeat), null, encoded, srcMask, null, ForwardOptions.None).Logits.select(1, -1);
+                (encoderInput, encoderMask) = contrast!.SourceIds is Tensor ids
+                    ? (Tile(_model.EmbedEncoderTokens(ids), repeat), Tile(contrast.SourceMask!, repeat))
+                    : (src, Tile(sourceMask!, repeat));
             }
 
-            return _model.Decode(tgt, Tile(prefixMask, repeat), null, null, null, null, ForwardOptions.None).Logits.select(1, -1);
+            if (contrast!.PrefixIds is Tensor prefix)
+            {
+                return NextTokenLogits(encoderInput, encoderMask, Tile(_model.EmbedDecoderTokens(prefix), repeat), Tile(contrast.PrefixMask!, repeat), Tile(contrast.LastIndex!, repeat));
+            }
+
+            Tensor decoderInput = EncoderDecoder ? tgt : Tile(_model.EmbedDecoderTokens(prefixIds), repeat);
+            return NextTokenLogits(encoderInput, encoderMask, decoderInput, Tile(prefixMask, repeat), null);
+        }
+
+        StepFunctionContext Context(Tensor logits, Tensor? src, Tensor tgt, int repeat, bool attributed)
+        {
+            var context = new StepFunctionContext(logits, Tile(targetIds, repeat)) { IsAttributedFunction = attributed };
+            if (contrast is null)
+            {
+                return context;
+            }
+
+            Tensor? cached = null;
+            return context with
+            {
+                ContrastTargetIds = Tile(contrast.TargetIds, repeat),
+                // Evaluated inside a step function's dispose scope; the cached logits must outlive it.
+                ContrastLogits = () => cached ??= ContrastLogits(src, tgt, repeat).MoveToOuterDisposeScope(),
+                ForceContrastInputs = _contrast!.ForceInputs,
+            };
         }
 
         // Step scores: a separate forward without gradients, as Inseq computes them.
@@ -177,9 +326,10 @@ internal sealed class AttributionRun
         {
             using var noGrad = torch.no_grad();
             Tensor logits = Logits(sourceEmbeds, prefixEmbeds, 1);
+            StepFunctionContext context = Context(logits, sourceEmbeds, prefixEmbeds, 1, attributed: false);
             foreach (StepFunction fn in _request.StepScores)
             {
-                Tensor scores = StepFunctionEvaluator.Evaluate(fn, new StepFunctionContext(logits, targetIds));
+                Tensor scores = StepFunctionEvaluator.Evaluate(fn, context);
                 record.Scores[fn.Id] = scores.to(ScalarType.Float32).data<float>().ToArray();
             }
         }
@@ -206,7 +356,7 @@ internal sealed class AttributionRun
             Tensor src = EncoderDecoder ? x[0] : null!;
             Tensor tgt = attributeTarget ? x[^1] : Tile(prefixEmbeds, repeat);
             Tensor logits = Logits(src, tgt, repeat);
-            return StepFunctionEvaluator.Evaluate(_attributedFn, new StepFunctionContext(logits, Tile(targetIds, repeat)));
+            return StepFunctionEvaluator.Evaluate(_attributedFn, Context(logits, src, tgt, repeat, attributed: true));
         }
 
         Tensor[] attributions = _method switch
@@ -317,8 +467,14 @@ internal sealed class AttributionRun
         var stepsOf = new List<(StepRecord Record, int Row)>[count];
         for (int b = 0; b < count; b++)
         {
-            var all = _targets.Tokens[b].Select((t, i) => new TokenWithId(t, (int)_targets.Ids[b][i])).ToList();
-            tokenized[b] = keepFirst ? [all[0], .. all.Skip(1).Where(t => t.Token != pad)] : all.Where(t => t.Token != pad).ToList();
+            IReadOnlyList<TokenWithId> all = _targets.Tokens[b].Select((t, i) => new TokenWithId(t, (int)_targets.Ids[b][i])).ToList();
+            if (_contrastPairs is not null)
+            {
+                all = ContrastAlignment.DisplayTokens(all, _contrast!.TargetTokens![b], _contrastPairs[b]);
+            }
+
+            string[] originalTokens = _targets.Tokens[b];
+            tokenized[b] = Enumerable.Range(0, all.Count).Where(i => (keepFirst && i == 0) || originalTokens[i] != pad).Select(i => all[i]).ToList();
             stepsOf[b] = records
                 .Select(r => (Record: r, Row: Array.IndexOf(r.Rows, b)))
                 .Where(x => x.Row >= 0 && _targets.Tokens[b][x.Record.Position] != pad)

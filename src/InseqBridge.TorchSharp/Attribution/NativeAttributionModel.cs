@@ -142,13 +142,19 @@ public sealed class NativeAttributionModel : IAttributionModel
         }
 
         var outputs = new List<FeatureAttributionOutput>();
+        var contrastPairs = new IReadOnlyList<AlignmentPair>[inputs.Count];
         int done = 0;
         int total = inputs.Count;
         for (int first = 0; first < inputs.Count; first += batchSize)
         {
             var idx = Enumerable.Range(first, Math.Min(batchSize, inputs.Count - first)).ToList();
-            FeatureAttributionOutput output = AttributeBatch(
-                method, request, idx.Select(i => inputs[i]).ToList(), idx.Select(i => generated[i]).ToList(), cancellationToken);
+            var (output, pairs) = AttributeBatch(
+                method, request, idx, idx.Select(i => inputs[i]).ToList(), idx.Select(i => generated[i]).ToList(), cancellationToken);
+            for (int r = 0; r < idx.Count && pairs is not null; r++)
+            {
+                contrastPairs[idx[r]] = pairs[r];
+            }
+
             done += idx.Count;
             progress?.Report(new AttributionProgress(done, total));
             outputs.Add(output);
@@ -165,8 +171,10 @@ public sealed class NativeAttributionModel : IAttributionModel
         StepFunction attributed = request.AttributedFunction ?? StepFunction.Default;
         info["attributed_fn"] = attributed.FunctionName;
         info["attribution_args"] = ToJson(method.Arguments);
-        info["attributed_fn_args"] = ToJson(attributed.Arguments);
-        info["step_scores_args"] = ToJson(request.StepScores.SelectMany(s => s.Arguments).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.First().Value));
+        var contrastArgs = ContrastInfo(request.Contrast, contrastPairs);
+        info["attributed_fn_args"] = ToJson(WithContrast(attributed.Arguments, attributed, contrastArgs));
+        var stepArgs = request.StepScores.SelectMany(s => s.Arguments).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.First().Value);
+        info["step_scores_args"] = ToJson(request.StepScores.Any(s => s is ContrastiveStepFunction) ? WithContrast(stepArgs, null, contrastArgs) : stepArgs);
         return merged with { Info = Sorted(info) };
     }
 
@@ -197,6 +205,22 @@ public sealed class NativeAttributionModel : IAttributionModel
         if (method is IntegratedGradients { ReturnConvergenceDelta: true })
         {
             throw new InvalidRequestException("integrated_gradients: return_convergence_delta is not implemented by the native backend yet.");
+        }
+
+        bool contrastive = request.StepScores.Append(request.AttributedFunction).Any(f => f is ContrastiveStepFunction);
+        if (request.Contrast is ContrastOptions contrast)
+        {
+            contrast.Validate(request.InputTexts.Count, IsEncoderDecoder);
+            if (!contrastive)
+            {
+                throw new InvalidRequestException(
+                    "Contrastive inputs were given but no contrastive step function uses them: pick one (e.g. contrast_prob_diff) as step score or attributed function.");
+            }
+        }
+        else if (contrastive)
+        {
+            throw new InvalidRequestException(
+                "Contrastive step functions need contrastive inputs: give contrast targets (or contrast sources for encoder-decoder models).");
         }
 
         if (request.BatchSize is <= 0)
@@ -247,8 +271,8 @@ public sealed class NativeAttributionModel : IAttributionModel
         return pad is null || Generation.EosTokenIds.Contains(pad.Value) || pad != PadId;
     }
 
-    private FeatureAttributionOutput AttributeBatch(
-        AttributionMethod method, AttributionRequest request, List<string> inputs, List<string> generated, CancellationToken cancellationToken)
+    private (FeatureAttributionOutput Output, IReadOnlyList<IReadOnlyList<AlignmentPair>>? Pairs) AttributeBatch(
+        AttributionMethod method, AttributionRequest request, List<int> indices, List<string> inputs, List<string> generated, CancellationToken cancellationToken)
     {
         var sourceIds = inputs.Select(t => Tokenizer.Encode(t)).ToList();
         EncodedTexts targets;
@@ -272,8 +296,79 @@ public sealed class NativeAttributionModel : IAttributionModel
             throw new InvalidInputException($"The target has {targets.Width} tokens but {Config.ModelClass} accepts at most {max} positions. Shorten the text or max_new_tokens.");
         }
 
-        var run = new AttributionRun(this, method, request, sources, targets);
-        return run.Run(start, request.AttrPosEnd, null, cancellationToken);
+        var run = new AttributionRun(this, method, request, sources, targets, EncodeContrast(request.Contrast, indices, request.IncludeEosBaseline));
+        return (run.Run(start, request.AttrPosEnd, null, cancellationToken), run.ContrastPairs);
+    }
+
+    /// <summary>Tokenizes the contrastive texts of the batch rows as Inseq tokenizes targets and sources.</summary>
+    private ContrastInputs? EncodeContrast(ContrastOptions? contrast, List<int> indices, bool includeEosBaseline)
+    {
+        if (contrast is null)
+        {
+            return null;
+        }
+
+        long[][]? targetIds = contrast.Targets is null ? null : indices
+            .Select(i => Tokenizer.Encode(contrast.Targets[i], asTarget: IsEncoderDecoder))
+            .Select(ids => (IsEncoderDecoder ? ids.Prepend(BosId) : ids).Select(id => (long)id).ToArray())
+            .ToArray();
+        return new ContrastInputs
+        {
+            TargetIds = targetIds,
+            TargetTokens = targetIds?.Select(ids => ids.Select(id => Tokenizer.IdToToken((int)id) ?? string.Empty).ToArray()).ToArray(),
+            Sources = contrast.Sources is null ? null
+                : Encode(indices.Select(i => Tokenizer.Encode(contrast.Sources[i])).ToList(), padLeft: false, includeEosBaseline, prepend: null),
+            Alignments = contrast.Alignments,
+            InputIndex = [.. indices],
+            ForceInputs = contrast.ForceInputs,
+        };
+    }
+
+    /// <summary>The contrastive arguments as Inseq records them (alignments after adjustment).</summary>
+    private static Dictionary<string, object?> ContrastInfo(ContrastOptions? contrast, IReadOnlyList<AlignmentPair>?[] pairs)
+    {
+        var args = new Dictionary<string, object?>();
+        if (contrast is null)
+        {
+            return args;
+        }
+
+        static JsonArray Texts(IEnumerable<string> texts) => new(texts.Select(t => (JsonNode?)t).ToArray());
+        if (contrast.Targets is not null)
+        {
+            args["contrast_targets"] = Texts(contrast.Targets);
+            args["contrast_targets_alignments"] = new JsonArray(pairs.Select(p => (JsonNode?)new JsonArray(
+                (p ?? []).Select(a => (JsonNode?)new JsonArray(a.Original, a.Contrast)).ToArray())).ToArray());
+        }
+
+        if (contrast.Sources is not null)
+        {
+            args["contrast_sources"] = Texts(contrast.Sources);
+        }
+
+        if (contrast.ForceInputs)
+        {
+            args["contrast_force_inputs"] = true;
+        }
+
+        return args;
+    }
+
+    private static IReadOnlyDictionary<string, object?> WithContrast(
+        IReadOnlyDictionary<string, object?> args, StepFunction? function, Dictionary<string, object?> contrastArgs)
+    {
+        if (function is not null and not ContrastiveStepFunction)
+        {
+            return args;
+        }
+
+        var merged = new Dictionary<string, object?>(args);
+        foreach (var (key, value) in contrastArgs)
+        {
+            merged[key] = value;
+        }
+
+        return merged;
     }
 
     private EncodedTexts Encode(IReadOnlyList<IReadOnlyList<int>> ids, bool padLeft, bool includeEosBaseline, int? prepend) =>
@@ -300,6 +395,7 @@ public sealed class NativeAttributionModel : IAttributionModel
                 long l => l,
                 double d => d,
                 float f => f,
+                JsonNode node => node.DeepClone(),
                 _ => v.ToString(),
             };
         }

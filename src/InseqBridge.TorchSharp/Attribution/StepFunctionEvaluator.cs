@@ -9,7 +9,23 @@ namespace InseqBridge.TorchSharp.Attribution;
 /// <summary>What a step function sees at one generation step.</summary>
 /// <param name="Logits">Next-token logits [batch, vocab] (the last position of the forward pass).</param>
 /// <param name="TargetIds">Target token ids [batch].</param>
-public sealed record StepFunctionContext(Tensor Logits, Tensor TargetIds);
+public sealed record StepFunctionContext(Tensor Logits, Tensor TargetIds)
+{
+    /// <summary>The contrastive target token ids [batch] aligned to this step (null: the original targets).</summary>
+    public Tensor? ContrastTargetIds { get; init; }
+
+    /// <summary>
+    /// Runs the model on the contrastive inputs of this step and returns their next-token logits [batch, vocab]
+    /// (null: no contrastive inputs, the original logits stand in). Computed on first use.
+    /// </summary>
+    public Func<Tensor>? ContrastLogits { get; init; }
+
+    /// <summary>Whether the function is being evaluated as the attributed function (gradients flow through it).</summary>
+    public bool IsAttributedFunction { get; init; }
+
+    /// <summary><c>contrast_force_inputs</c>: contrastive functions use the contrastive inputs even when attributed.</summary>
+    public bool ForceContrastInputs { get; init; }
+}
 
 /// <summary>A user step function: returns one score per batch row ([batch]) from the step context.</summary>
 public delegate Tensor StepFunctionDelegate(StepFunctionContext context, IReadOnlyDictionary<string, string> arguments);
@@ -58,12 +74,101 @@ public static class StepFunctionEvaluator
             CrossEntropy => CrossEntropyOf(logits, context.TargetIds),
             Perplexity => torch.pow(2.0, CrossEntropyOf(logits, context.TargetIds)),
             TopPSize t => TopPSizeOf(logits, t.TopP),
+            ContrastLogits => TokenScore(ContrastSideLogits(context), ContrastTarget(context), null),
+            ContrastProbability c => TokenScore(ContrastSideLogits(context), ContrastTarget(context), c.LogProb),
+            ContrastLogitsDifference => TokenScore(logits, context.TargetIds, null) - TokenScore(ContrastSideLogits(context), ContrastTarget(context), null),
+            ContrastProbabilityDifference d =>
+                TokenScore(logits, context.TargetIds, d.LogProb) - TokenScore(ContrastSideLogits(context), ContrastTarget(context), d.LogProb),
+            Pcxmi => -torch.log2(TokenScore(logits, context.TargetIds, false) / TokenScore(ContrastSideLogits(context), ContrastTarget(context), false)),
+            InContextPvi => -TokenScore(logits, context.TargetIds, true) + TokenScore(ContrastSideLogits(context), ContrastTarget(context), true),
+            KlDivergence k => KlDivergenceOf(context, k),
             CustomStepFunction c => Custom.TryGetValue(c.Id, out var fn)
                 ? fn(context, c.Args)
                 : throw new InvalidRequestException($"Step function '{c.Id}' is not registered."),
             _ => throw new InvalidRequestException($"Step function '{function.Id}' is not implemented by the native backend."),
         };
         return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The target's logit (<paramref name="logProb"/> null), probability or log-probability.</summary>
+    private static Tensor TokenScore(Tensor logits, Tensor targetIds, bool? logProb)
+    {
+        Tensor values = logProb switch
+        {
+            null => logits,
+            true => logits.log_softmax(-1),
+            false => logits.softmax(-1),
+        };
+        return values.gather(-1, targetIds.reshape(logits.shape[0], 1)).squeeze(-1);
+    }
+
+    private static Tensor ContrastTarget(StepFunctionContext context) => context.ContrastTargetIds ?? context.TargetIds;
+
+    /// <summary>
+    /// The logits contrastive functions read: as attributed function without forced inputs only the target token is
+    /// swapped (gradients need the original inputs), otherwise the model runs on the contrastive inputs.
+    /// </summary>
+    private static Tensor ContrastSideLogits(StepFunctionContext context) =>
+        context.IsAttributedFunction && !context.ForceContrastInputs ? context.Logits : ContrastForward(context);
+
+    private static Tensor ContrastForward(StepFunctionContext context) => context.ContrastLogits?.Invoke() ?? context.Logits;
+
+    private static Tensor KlDivergenceOf(StepFunctionContext context, KlDivergence k)
+    {
+        if (context.IsAttributedFunction && !context.ForceContrastInputs)
+        {
+            throw new InvalidRequestException(
+                "kl_divergence as attributed function compares two different forward passes; set contrast_force_inputs (ContrastOptions.ForceInputs) to use it.");
+        }
+
+        Tensor original = context.Logits;
+        Tensor contrast = ContrastForward(context);
+        long vocabulary = original.shape[^1];
+        if (k.TopK < 0 || k.TopK > vocabulary)
+        {
+            throw new InvalidRequestException($"kl_divergence: top_k must be in [0, {vocabulary}] (got {k.TopK}).");
+        }
+
+        if (k.TopP < 1.0)
+        {
+            Tensor removed = TopPMask(original + contrast, k.TopP, k.MinTokensToKeep);
+            original = original.masked_fill(removed, float.NegativeInfinity);
+            contrast = contrast.masked_fill(removed, float.NegativeInfinity);
+        }
+
+        if (k.TopK > 0)
+        {
+            Tensor merged = original + contrast;
+            int kept = Math.Max(k.TopK, k.MinTokensToKeep);
+            Tensor threshold = merged.topk(kept).values.narrow(-1, kept - 1, 1);
+            Tensor removed = merged < threshold;
+            original = original.masked_fill(removed, float.NegativeInfinity);
+            contrast = contrast.masked_fill(removed, float.NegativeInfinity);
+        }
+
+        // KL(original || contrast) with both distributions given as log-probabilities, summed per row.
+        Tensor p = original.log_softmax(-1);
+        Tensor q = contrast.log_softmax(-1);
+        return torch.nn.functional.kl_div(q, p, reduction: torch.nn.Reduction.None, log_target: true).sum(-1);
+    }
+
+    /// <summary>Tokens outside the top-p nucleus (ascending cumulative probability at most 1 - top_p).</summary>
+    private static Tensor TopPMask(Tensor logits, double topP, int minTokensToKeep)
+    {
+        if (topP < 0 || topP > 1)
+        {
+            throw new InvalidRequestException($"top_p must be in [0, 1] (got {topP}).");
+        }
+
+        if (minTokensToKeep < 1)
+        {
+            throw new InvalidRequestException($"min_tokens_to_keep must be a positive integer (got {minTokensToKeep}).");
+        }
+
+        var (sorted, indices) = logits.sort(-1, descending: false);
+        Tensor sortedRemoved = sorted.softmax(-1).cumsum(-1) <= (1 - topP);
+        sortedRemoved[TensorIndex.Ellipsis, TensorIndex.Slice(-minTokensToKeep)] = torch.tensor(false);
+        return sortedRemoved.scatter(-1, indices, sortedRemoved);
     }
 
     private static Tensor EntropyOf(Tensor logits)

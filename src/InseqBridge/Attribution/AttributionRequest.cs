@@ -27,6 +27,9 @@ public sealed record AttributionRequest(IReadOnlyList<string> InputTexts)
     /// <summary>What is attributed (default: probability of the target token).</summary>
     public StepFunction? AttributedFunction { get; init; }
 
+    /// <summary>Contrastive inputs for the contrastive step functions (null: none).</summary>
+    public ContrastOptions? Contrast { get; init; }
+
     /// <summary>Use UNK instead of EOS in the baseline at EOS positions too.</summary>
     public bool IncludeEosBaseline { get; init; }
 

@@ -56,6 +56,32 @@ public abstract record StepFunction
             case "perplexity":
                 fn = new Perplexity();
                 break;
+            case "contrast_logits":
+                fn = new ContrastLogits();
+                break;
+            case "contrast_prob":
+                fn = new ContrastProbability { LogProb = r.Bool("logprob", false) };
+                break;
+            case "contrast_logits_diff":
+                fn = new ContrastLogitsDifference();
+                break;
+            case "contrast_prob_diff":
+                fn = new ContrastProbabilityDifference { LogProb = r.Bool("logprob", false) };
+                break;
+            case "pcxmi":
+                fn = new Pcxmi();
+                break;
+            case "in_context_pvi":
+                fn = new InContextPvi();
+                break;
+            case "kl_divergence":
+                fn = new KlDivergence
+                {
+                    TopK = r.Int("top_k", 0),
+                    TopP = r.Double("top_p", 1.0),
+                    MinTokensToKeep = r.Int("min_tokens_to_keep", 1),
+                };
+                break;
             case "top_p_size":
                 fn = new TopPSize { TopP = r.DoubleOrNull("top_p") ?? throw new InvalidRequestException("Step function 'top_p_size' requires argument top_p (e.g. top_p=0.9).") };
                 break;
@@ -68,7 +94,7 @@ public abstract record StepFunction
                 if (BuiltInIds.Contains(id))
                 {
                     throw new InvalidRequestException(
-                        $"Step function '{id}' needs contrastive inputs or dropout sampling, which the native backend does not implement yet. Use the Python backend for it.");
+                        $"Step function '{id}' needs dropout sampling, which the native backend does not implement yet. Use the Python backend for it.");
                 }
 
                 throw new InvalidRequestException(
@@ -148,4 +174,112 @@ public sealed record CustomStepFunction(string RegisteredId, IReadOnlyDictionary
 
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, object?> Arguments => Args.ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
+}
+
+/// <summary>
+/// A step function comparing the model's prediction with a contrastive alternative: a contrastive target token
+/// (<see cref="ContrastOptions.Targets"/>) and/or contrastive context (<see cref="ContrastOptions.Sources"/>).
+/// The request's <see cref="AttributionRequest.Contrast"/> supplies the contrastive inputs.
+/// </summary>
+public abstract record ContrastiveStepFunction : StepFunction;
+
+/// <summary><c>contrast_logits</c>: the logit of the contrastive target token given the contrastive inputs.</summary>
+public sealed record ContrastLogits : ContrastiveStepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "contrast_logits";
+}
+
+/// <summary><c>contrast_prob</c>: the probability of the contrastive target token given the contrastive inputs.</summary>
+public sealed record ContrastProbability : ContrastiveStepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "contrast_prob";
+
+    /// <summary><c>logprob</c>: return log-probabilities.</summary>
+    public bool LogProb { get; init; }
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, object?> Arguments =>
+        LogProb ? new Dictionary<string, object?> { ["logprob"] = true } : new Dictionary<string, object?>();
+}
+
+/// <summary><c>contrast_logits_diff</c>: logit of the target minus the contrastive logit (Yin and Neubig, 2022).</summary>
+public sealed record ContrastLogitsDifference : ContrastiveStepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "contrast_logits_diff";
+}
+
+/// <summary><c>contrast_prob_diff</c>: probability of the target minus the contrastive probability.</summary>
+public sealed record ContrastProbabilityDifference : ContrastiveStepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "contrast_prob_diff";
+
+    /// <summary><c>logprob</c>: use log-probabilities.</summary>
+    public bool LogProb { get; init; }
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, object?> Arguments =>
+        LogProb ? new Dictionary<string, object?> { ["logprob"] = true } : new Dictionary<string, object?>();
+}
+
+/// <summary><c>pcxmi</c>: pointwise conditional cross-mutual information, -log2(p(original) / p(contrastive)).</summary>
+public sealed record Pcxmi : ContrastiveStepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "pcxmi";
+}
+
+/// <summary><c>in_context_pvi</c>: in-context pointwise V-usable information, -log p(original) + log p(contrastive).</summary>
+public sealed record InContextPvi : ContrastiveStepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "in_context_pvi";
+}
+
+/// <summary>
+/// <c>kl_divergence</c>: KL divergence of the contrastive next-token distribution from the original one, after
+/// optional top-p then top-k filtering on the sum of both logits. As attributed function it needs
+/// <see cref="ContrastOptions.ForceInputs"/>.
+/// </summary>
+public sealed record KlDivergence : ContrastiveStepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "kl_divergence";
+
+    /// <summary><c>top_k</c>: keep only the k most likely tokens (0: no filter).</summary>
+    public int TopK { get; init; }
+
+    /// <summary><c>top_p</c>: keep only the nucleus of this cumulative probability (1: no filter).</summary>
+    public double TopP { get; init; } = 1.0;
+
+    /// <summary><c>min_tokens_to_keep</c>: tokens kept at least by top-p filtering.</summary>
+    public int MinTokensToKeep { get; init; } = 1;
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, object?> Arguments
+    {
+        get
+        {
+            var args = new Dictionary<string, object?>();
+            if (TopK != 0)
+            {
+                args["top_k"] = TopK;
+            }
+
+            if (TopP != 1.0)
+            {
+                args["top_p"] = TopP;
+            }
+
+            if (MinTokensToKeep != 1)
+            {
+                args["min_tokens_to_keep"] = MinTokensToKeep;
+            }
+
+            return args;
+        }
+    }
 }

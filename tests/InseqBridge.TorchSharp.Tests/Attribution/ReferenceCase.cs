@@ -30,14 +30,21 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
     [
         "input_texts", "generated_texts", "step_scores", "attribute_target", "attr_pos_start", "attr_pos_end",
         "include_eos_baseline", "generation_args", "show_progress", "n_steps", "internal_batch_size", "method", "attributed_fn", "logprob", "top_p",
+        "contrast_targets", "contrast_sources", "contrast_targets_alignments", "contrast_force_inputs",
+    ];
+
+    private static readonly HashSet<string> NativeStepFunctions =
+    [
+        "probability", "logit", "entropy", "crossentropy", "perplexity", "top_p_size", "contrast_logits", "contrast_prob",
+        "contrast_logits_diff", "contrast_prob_diff", "pcxmi", "kl_divergence", "in_context_pvi",
     ];
 
     /// <summary>True when every argument of the call is one the native engine implements today.</summary>
     public bool IsSupported =>
         AttributionMethod.KnownIds.Contains(Method)
         && Attribute.EnumerateObject().All(p => NativeKeys.Contains(p.Name))
-        && (!Attribute.TryGetProperty("step_scores", out var s) || s.EnumerateArray().All(x => x.GetString() is "probability" or "logit" or "entropy" or "crossentropy" or "perplexity" or "top_p_size"))
-        && (!Attribute.TryGetProperty("attributed_fn", out var f) || f.GetString() is "probability" or "logit" or "entropy" or "crossentropy" or "perplexity");
+        && (!Attribute.TryGetProperty("step_scores", out var s) || s.EnumerateArray().All(x => NativeStepFunctions.Contains(x.GetString()!)))
+        && (!Attribute.TryGetProperty("attributed_fn", out var f) || NativeStepFunctions.Contains(f.GetString()!));
 
     public string OutputPath => Path.Combine(Fixtures.ParityDir, OutputFile);
 
@@ -67,7 +74,7 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
 
         Dictionary<string, string> ArgsFor(string id) => id switch
         {
-            "probability" => stepArgs.Where(kv => kv.Key == "logprob").ToDictionary(),
+            "probability" or "contrast_prob" or "contrast_prob_diff" => stepArgs.Where(kv => kv.Key == "logprob").ToDictionary(),
             "top_p_size" => stepArgs.Where(kv => kv.Key == "top_p").ToDictionary(),
             _ => [],
         };
@@ -94,6 +101,27 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
             AttrPosEnd = a.TryGetProperty("attr_pos_end", out var pe) ? pe.GetInt32() : null,
             IncludeEosBaseline = a.TryGetProperty("include_eos_baseline", out var ie) && ie.GetBoolean(),
             Generation = generation,
+            Contrast = Contrast(a),
+        };
+    }
+
+    private static ContrastOptions? Contrast(JsonElement a)
+    {
+        static List<string>? Texts(JsonElement a, string key) =>
+            a.TryGetProperty(key, out var v) ? (v.ValueKind == JsonValueKind.String ? [v.GetString()!] : v.EnumerateArray().Select(x => x.GetString()!).ToList()) : null;
+        var targets = Texts(a, "contrast_targets");
+        var sources = Texts(a, "contrast_sources");
+        if (targets is null && sources is null)
+        {
+            return null;
+        }
+
+        return new ContrastOptions
+        {
+            Targets = targets,
+            Sources = sources,
+            Alignments = a.TryGetProperty("contrast_targets_alignments", out var al) ? ContrastAlignments.Parse(al.GetRawText()) : null,
+            ForceInputs = a.TryGetProperty("contrast_force_inputs", out var fi) && fi.GetBoolean(),
         };
     }
 
