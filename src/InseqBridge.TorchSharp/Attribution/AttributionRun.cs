@@ -145,13 +145,17 @@ internal sealed class AttributionRun
             return;
         }
 
+        // Inseq aligns every row of a batch over the batch's positions (and then uses the first row's pairs for all);
+        // here each row is aligned over its own tokens, which equals Inseq on a single row and keeps batched results
+        // equal to one-by-one results.
         _contrastPairs = new IReadOnlyList<AlignmentPair>[_targets.Count];
         for (int b = 0; b < _targets.Count; b++)
         {
+            int rowEnd = Math.Min(end, Array.LastIndexOf(_targets.Mask[b], 1L) + 1);
             IReadOnlyList<AlignmentPair>? requested = _contrast.Alignments is { IsAuto: true }
-                ? ContrastAlignment.Auto(_targets.Tokens[b], _contrast.TargetTokens![b], start, end)
+                ? ContrastAlignment.Auto(_targets.Tokens[b], _contrast.TargetTokens![b], start, rowEnd)
                 : _contrast.Alignments?.For(_contrast.InputIndex[b]);
-            _contrastPairs[b] = ContrastAlignment.Adjust(requested, contrastIds[b].Length, start, end);
+            _contrastPairs[b] = ContrastAlignment.Adjust(requested, contrastIds[b].Length, start, rowEnd);
         }
     }
 

@@ -133,7 +133,7 @@ public sealed record ContrastAlignments
             static List<AlignmentPair> Pairs(System.Text.Json.JsonElement list) =>
                 list.EnumerateArray().Select(p => p.GetArrayLength() == 2
                     ? new AlignmentPair(p[0].GetInt32(), p[1].GetInt32())
-                    : throw new InvalidRequestException($"An alignment pair must have two indices (got {p.GetRawText()}).")).ToList();
+                    : throw new InvalidRequestException($"contrast_targets_alignments: a pair must have two indices (got {p.GetRawText()}).")).ToList();
             return nested ? PerInput(root.EnumerateArray().Select(Pairs)) : ForAll(Pairs(root));
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
