@@ -37,6 +37,10 @@ public static class AttributeCommand
         var stepArgs = new Option<string?>("--step-scores-args") { Description = "Step score arguments, e.g. logprob=true.", HelpName = "K=V[,K=V...]" };
         var fnArgs = new Option<string?>("--attributed-fn-args") { Description = "Attributed function arguments.", HelpName = "K=V[,K=V...]" };
         var seed = new Option<long>("--seed") { Description = "Seed for sampling and stochastic methods.", DefaultValueFactory = _ => 0 };
+        var contrastTargets = new Option<string[]>("--contrast-targets") { Description = "Contrastive target text, one per --input (decoder-only: with the prompt).", HelpName = "TEXT" };
+        var contrastSources = new Option<string[]>("--contrast-sources") { Description = "Contrastive source text, one per --input (encoder-decoder).", HelpName = "TEXT" };
+        var contrastAlignments = new Option<string?>("--contrast-targets-alignments") { Description = "'auto' or JSON [[orig, contrast], ...] pairs.", HelpName = "PAIRS" };
+        var contrastForce = new Option<bool>("--contrast-force-inputs") { Description = "Attributed contrastive functions run on the contrastive inputs." };
         var aggregate = new Option<bool>("--aggregate") { Description = "Save the default aggregation instead of the raw attributions." };
         var save = new Option<string?>("--save") { Description = "Write Inseq JSON here.", HelpName = "FILE" };
         var html = new Option<string?>("--html") { Description = "Write an HTML heatmap page here.", HelpName = "FILE" };
@@ -44,7 +48,8 @@ public static class AttributeCommand
         var command = new Command("attribute", "Attribute generated (or forced) outputs to their inputs (native backend).")
         {
             model, method, input, generated, stepScores, attributedFn, attributeTarget, posStart, posEnd, maxNewTokens, nSteps,
-            internalBatchSize, includeEos, batchSize, methodArgs, stepArgs, fnArgs, seed, aggregate, save, html, overwrite,
+            internalBatchSize, includeEos, batchSize, methodArgs, stepArgs, fnArgs, seed, contrastTargets, contrastSources,
+            contrastAlignments, contrastForce, aggregate, save, html, overwrite,
         };
         command.SetAction(parseResult =>
         {
@@ -73,12 +78,31 @@ public static class AttributeCommand
 
             AttributionMethod attributionMethod = AttributionMethod.FromId(parseResult.GetValue(method)!, arguments);
             var stepArguments = ParseKeyValues(parseResult.GetValue(stepArgs), "--step-scores-args");
-            var scores = (parseResult.GetValue(stepScores) ?? string.Empty)
-                .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            var fnArguments = ParseKeyValues(parseResult.GetValue(fnArgs), "--attributed-fn-args");
+            bool forceContrast = parseResult.GetValue(contrastForce) | TakeFlag(stepArguments, "contrast_force_inputs") | TakeFlag(fnArguments, "contrast_force_inputs");
+            string[] scoreIds = (parseResult.GetValue(stepScores) ?? string.Empty)
+                .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            string? unknown = stepArguments.Keys.FirstOrDefault(k => !scoreIds.Any(id => AcceptedArguments(id).Contains(k)));
+            if (unknown is not null && scoreIds.All(id => !StepFunctionEvaluator.CustomIds.Contains(id)))
+            {
+                throw new CliUsageException($"--step-scores-args: no selected step score takes '{unknown}'.");
+            }
+
+            var scores = scoreIds
                 .Select(id => StepFunction.FromId(id, ArgumentsFor(id, stepArguments), StepFunctionEvaluator.CustomIds))
                 .ToList();
             string? fnId = parseResult.GetValue(attributedFn);
-            StepFunction? fn = fnId is null ? null : StepFunction.FromId(fnId, ParseKeyValues(parseResult.GetValue(fnArgs), "--attributed-fn-args"), StepFunctionEvaluator.CustomIds);
+            StepFunction? fn = fnId is null ? null : StepFunction.FromId(fnId, fnArguments, StepFunctionEvaluator.CustomIds);
+            string[]? contrastTargetTexts = parseResult.GetValue(contrastTargets) is { Length: > 0 } ct ? ct : null;
+            string[]? contrastSourceTexts = parseResult.GetValue(contrastSources) is { Length: > 0 } cs ? cs : null;
+            string? alignmentText = parseResult.GetValue(contrastAlignments);
+            ContrastOptions? contrast = contrastTargetTexts is null && contrastSourceTexts is null ? null : new ContrastOptions
+            {
+                Targets = contrastTargetTexts,
+                Sources = contrastSourceTexts,
+                Alignments = alignmentText is null ? null : ContrastAlignments.Parse(alignmentText),
+                ForceInputs = forceContrast,
+            };
             string[] inputs = parseResult.GetValue(input) ?? [];
             string[]? forced = parseResult.GetValue(generated) is { Length: > 0 } g ? g : null;
             var request = new AttributionRequest(inputs)
@@ -93,6 +117,7 @@ public static class AttributeCommand
                 IncludeEosBaseline = parseResult.GetValue(includeEos),
                 BatchSize = parseResult.GetValue(batchSize),
                 Generation = new GenerationArguments { MaxNewTokens = parseResult.GetValue(maxNewTokens), Seed = parseResult.GetValue(seed) },
+                Contrast = contrast,
             };
 
             string modelDir = parseResult.GetValue(model)!;
@@ -139,15 +164,29 @@ public static class AttributeCommand
         return result;
     }
 
+    /// <summary>Removes a boolean K=V entry (e.g. <c>contrast_force_inputs=true</c>) and returns its value.</summary>
+    private static bool TakeFlag(Dictionary<string, string> arguments, string key)
+    {
+        if (!arguments.Remove(key, out string? value))
+        {
+            return false;
+        }
+
+        return bool.TryParse(value, out bool flag) ? flag : throw new CliUsageException($"{key} must be true or false (got '{value}').");
+    }
+
+    /// <summary>The arguments a built-in step function takes (Inseq routes step score arguments by signature).</summary>
+    private static string[] AcceptedArguments(string id) => id switch
+    {
+        "probability" or "contrast_prob" or "contrast_prob_diff" => ["logprob"],
+        "top_p_size" => ["top_p"],
+        "kl_divergence" => ["top_k", "top_p", "min_tokens_to_keep"],
+        _ => [],
+    };
+
     private static Dictionary<string, string> ArgumentsFor(string id, Dictionary<string, string> all)
     {
-        // Inseq routes step score arguments by each function's signature.
-        string[] accepted = id switch
-        {
-            "probability" => ["logprob"],
-            "top_p_size" => ["top_p"],
-            _ => [],
-        };
-        return all.Where(kv => accepted.Contains(kv.Key)).ToDictionary();
+        string[] accepted = AcceptedArguments(id);
+        return StepFunctionEvaluator.CustomIds.Contains(id) ? all : all.Where(kv => accepted.Contains(kv.Key)).ToDictionary();
     }
 }

@@ -10,6 +10,8 @@ public class AttributeCommandTests
     [Theory]
     [InlineData("gpt2__integrated_gradients__forced", "--method", "integrated_gradients", "--n-steps", "10", "--input", "Hello world", "--input", "The cat sat on", "--generated", "Hello world, this is a test", "--generated", "The cat sat on the mat", "--step-scores", "probability")]
     [InlineData("bart__saliency__generated", "--method", "saliency", "--input", "Hello world", "--input", "The cat sat on the mat.", "--max-new-tokens", "4", "--step-scores", "probability")]
+    [InlineData("gpt2__input_x_gradient__forced__contrast_prob_diff__single", "--method", "input_x_gradient", "--input", "Hello world", "--generated", "Hello world, this is a test", "--attributed-fn", "contrast_prob_diff", "--contrast-targets", "Hello world, this is a dog", "--step-scores", "contrast_prob_diff")]
+    [InlineData("bart__input_x_gradient__forced__contrast_pcxmi_kl__single", "--method", "input_x_gradient", "--input", "Hello world", "--generated", "Bonjour le monde", "--contrast-targets", "Bonjour la monde", "--step-scores", "probability,pcxmi,kl_divergence")]
     public void Saved_file_matches_python_inseq(string caseId, params string[] args)
     {
         ReferenceCase reference = ReferenceCase.Get(caseId);
@@ -42,6 +44,9 @@ public class AttributeCommandTests
     [InlineData("--step-scores", "bogus", "Unknown step function 'bogus'")]
     [InlineData("--method-args", "n_steps=3", "does not accept argument(s): n_steps")]
     [InlineData("--attr-pos-start", "9", "attr_pos_start")]
+    [InlineData("--step-scores-args", "logprob=true", "no selected step score takes 'logprob'")]
+    [InlineData("--contrast-targets", "Hello world, hi", "no contrastive step function")]
+    [InlineData("--contrast-sources", "Bye", "encoder-decoder")]
     public void Bad_requests_get_one_line_errors(string option, string value, string expected)
     {
         CliResult result = CliRunner.Run("attribute", "--model", Fixtures.ModelDir("gpt2"), "--input", "Hello world", "--generated", "Hello world again", option, value);
