@@ -43,13 +43,20 @@ public static class AttributeCommand
         var contrastForce = new Option<bool>("--contrast-force-inputs") { Description = "Attributed contrastive functions run on the contrastive inputs." };
         var aggregate = new Option<bool>("--aggregate") { Description = "Save the default aggregation instead of the raw attributions." };
         var save = new Option<string?>("--save") { Description = "Write Inseq JSON here.", HelpName = "FILE" };
+        var saveFormat = new Option<string>("--save-format")
+        {
+            Description = "Tensor encoding of --save: 0.7 (safetensors, current Inseq) or 0.6 (numpy, readable by Inseq 0.6).",
+            DefaultValueFactory = _ => "0.7",
+            HelpName = "0.6|0.7",
+        };
+        saveFormat.AcceptOnlyFromAmong("0.6", "0.7");
         var html = new Option<string?>("--html") { Description = "Write an HTML heatmap page here.", HelpName = "FILE" };
         Option<bool> overwrite = CommonOptions.Overwrite();
         var command = new Command("attribute", "Attribute generated (or forced) outputs to their inputs (native backend).")
         {
             model, method, input, generated, stepScores, attributedFn, attributeTarget, posStart, posEnd, maxNewTokens, nSteps,
             internalBatchSize, includeEos, batchSize, methodArgs, stepArgs, fnArgs, seed, contrastTargets, contrastSources,
-            contrastAlignments, contrastForce, aggregate, save, html, overwrite,
+            contrastAlignments, contrastForce, aggregate, save, saveFormat, html, overwrite,
         };
         command.SetAction(parseResult =>
         {
@@ -126,7 +133,8 @@ public static class AttributeCommand
             FeatureAttributionOutput shown = parseResult.GetValue(aggregate) ? result.Aggregate() : result;
             if (savePath is not null)
             {
-                shown.Save(savePath, new SaveOptions(Overwrite: replace));
+                var encoding = parseResult.GetValue(saveFormat) == "0.6" ? InseqJsonEncoding.Inseq06 : InseqJsonEncoding.Inseq07;
+                shown.Save(savePath, new SaveOptions(Overwrite: replace, Encoding: encoding));
                 output.WriteLine($"wrote {savePath}");
             }
 

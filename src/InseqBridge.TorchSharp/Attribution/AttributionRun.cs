@@ -37,6 +37,9 @@ internal sealed class AttributionRun
         _targets = targets;
     }
 
+    /// <summary>Step score key of convergence deltas (Inseq's <c>deltas</c>).</summary>
+    internal const string DeltasScore = "deltas";
+
     private float[][]? _encoderSelfAttentions;
     private IReadOnlyList<AlignmentPair>[]? _contrastPairs;
 
@@ -363,14 +366,20 @@ internal sealed class AttributionRun
             return StepFunctionEvaluator.Evaluate(_attributedFn, Context(logits, src, tgt, repeat, attributed: true));
         }
 
+        List<Tensor>? baselines = _method is IntegratedGradients ? Baselines(rows, step, sourceIds is not null, attributeTarget) : null;
         Tensor[] attributions = _method switch
         {
             Saliency => GradientAttributor.Saliency(Forward, inputs),
             InputXGradient => GradientAttributor.InputXGradient(Forward, inputs),
-            IntegratedGradients ig => GradientAttributor.IntegratedGradients(
-                Forward, inputs, Baselines(rows, step, sourceIds is not null, attributeTarget), ig.Method, ig.Steps, ig.InternalBatchSize),
+            IntegratedGradients ig => GradientAttributor.IntegratedGradients(Forward, inputs, baselines!, ig.Method, ig.Steps, ig.InternalBatchSize),
             _ => throw new InvalidRequestException($"Method '{_method.Id}' is not implemented by the native backend."),
         };
+
+        if (_method is IntegratedGradients { ReturnConvergenceDelta: true })
+        {
+            Tensor deltas = GradientAttributor.ConvergenceDelta(Forward, inputs, baselines!, attributions);
+            record.Scores[DeltasScore] = deltas.to(ScalarType.Float32).data<float>().ToArray();
+        }
 
         int index = 0;
         if (EncoderDecoder)
@@ -545,10 +554,12 @@ internal sealed class AttributionRun
                 targetAttr = new NdArray(data, [rowCount, n, .. trailing]);
             }
 
+            // Inseq starts a step's scores with the method's own (convergence deltas), then adds the requested ones.
             var scores = new Dictionary<string, NdArray>();
-            foreach (StepFunction fn in _request.StepScores)
+            IEnumerable<string> scoreIds = stepsOf[b].Any(x => x.Record.Scores.ContainsKey(DeltasScore)) ? [DeltasScore] : [];
+            foreach (string id in scoreIds.Concat(_request.StepScores.Select(fn => fn.Id)))
             {
-                scores[fn.Id] = new NdArray(stepsOf[b].Select(x => x.Record.Scores[fn.Id][x.Row]).ToArray(), n);
+                scores[id] = new NdArray(stepsOf[b].Select(x => x.Record.Scores[id][x.Row]).ToArray(), n);
             }
 
             var sequenceScores = new Dictionary<string, NdArray>();

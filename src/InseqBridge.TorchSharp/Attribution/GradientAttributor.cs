@@ -58,6 +58,19 @@ internal static class GradientAttributor
         return total!;
     }
 
+    /// <summary>
+    /// Captum's convergence delta: per row, the sum of all attributions minus (f(inputs) - f(baselines)), the
+    /// completeness error of a path method.
+    /// </summary>
+    public static Tensor ConvergenceDelta(ForwardFunction forward, IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> baselines, IReadOnlyList<Tensor> attributions)
+    {
+        using var noGrad = torch.no_grad();
+        Tensor end = forward(inputs, 1);
+        Tensor start = forward(baselines, 1);
+        Tensor total = attributions.Select(a => a.detach().reshape(a.shape[0], -1).sum(1)).Aggregate((x, y) => x + y);
+        return total - (end - start).to(total.dtype);
+    }
+
     private static Tensor[] IntegratedGradientsChunk(
         ForwardFunction forward, IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> baselines, double[] alphas, double[] stepSizes)
     {

@@ -202,11 +202,6 @@ public sealed class NativeAttributionModel : IAttributionModel
                 $"Step scores are not supported by the final-step method '{method.Id}'. Compute them separately with method 'dummy'.");
         }
 
-        if (method is IntegratedGradients { ReturnConvergenceDelta: true })
-        {
-            throw new InvalidRequestException("integrated_gradients: return_convergence_delta is not implemented by the native backend yet.");
-        }
-
         bool contrastive = request.StepScores.Append(request.AttributedFunction).Any(f => f is ContrastiveStepFunction);
         if (request.Contrast is ContrastOptions contrast)
         {

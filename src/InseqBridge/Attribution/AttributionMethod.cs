@@ -46,12 +46,6 @@ public abstract record AttributionMethod
                 $"Unknown attribution method '{id}'. Available: {string.Join(", ", KnownIds)}."),
         };
         reader.EnsureAllUsed();
-        if (method is IntegratedGradients { ReturnConvergenceDelta: true })
-        {
-            throw new InvalidRequestException(
-                "integrated_gradients: return_convergence_delta is not implemented by the native backend yet; omit it.");
-        }
-
         return method;
     }
 }

@@ -5,11 +5,18 @@ using InseqBridge.Attribution;
 namespace InseqBridge.TorchSharp.Tests.Attribution;
 
 /// <summary>One case of the parity manifest: the exact Python Inseq call and its saved outputs.</summary>
-public sealed record ReferenceCase(string Id, string Model, string Method, JsonElement Attribute, string OutputFile, string AggregatedFile)
+/// <remarks>
+/// Two sets: tests/fixtures/parity (the shared parity set) and tests/fixtures/reference-extra (produced by
+/// python/reference/run_reference_cases.py from python/reference/cases/*.json with the real Python Inseq 0.6.0).
+/// </remarks>
+public sealed record ReferenceCase(string Id, string Model, string Method, JsonElement Attribute, string Root, string OutputFile, string AggregatedFile)
 {
     private static readonly Lazy<List<ReferenceCase>> All = new(() =>
+        new[] { Fixtures.ParityDir, Fixtures.ReferenceExtraDir }.SelectMany(Load).ToList());
+
+    private static List<ReferenceCase> Load(string root)
     {
-        using JsonDocument doc = Fixtures.Json(Path.Combine(Fixtures.ParityDir, "manifest.json"));
+        using JsonDocument doc = Fixtures.Json(Path.Combine(root, "manifest.json"));
         return doc.RootElement.GetProperty("cases").EnumerateArray()
             .Where(c => c.GetProperty("ok").GetBoolean())
             .Select(c => new ReferenceCase(
@@ -17,10 +24,11 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
                 c.GetProperty("model").GetString()!,
                 c.GetProperty("method").GetString()!,
                 c.GetProperty("attribute").Clone(),
+                root,
                 c.GetProperty("output_file").GetString()!,
                 c.GetProperty("aggregated_file").GetString()!))
             .ToList();
-    });
+    }
 
     public static IReadOnlyList<ReferenceCase> Cases => All.Value;
 
@@ -30,6 +38,7 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
     [
         "input_texts", "generated_texts", "step_scores", "attribute_target", "attr_pos_start", "attr_pos_end",
         "include_eos_baseline", "generation_args", "show_progress", "n_steps", "internal_batch_size", "method", "attributed_fn", "logprob", "top_p",
+        "top_k", "min_tokens_to_keep", "step_scores_args", "attributed_fn_args", "return_convergence_delta",
         "contrast_targets", "contrast_sources", "contrast_targets_alignments", "contrast_force_inputs",
     ];
 
@@ -46,38 +55,60 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
         && (!Attribute.TryGetProperty("step_scores", out var s) || s.EnumerateArray().All(x => NativeStepFunctions.Contains(x.GetString()!)))
         && (!Attribute.TryGetProperty("attributed_fn", out var f) || NativeStepFunctions.Contains(f.GetString()!));
 
-    public string OutputPath => Path.Combine(Fixtures.ParityDir, OutputFile);
+    public string OutputPath => Path.Combine(Root, OutputFile);
 
-    public string AggregatedPath => Path.Combine(Fixtures.ParityDir, AggregatedFile);
+    public string AggregatedPath => Path.Combine(Root, AggregatedFile);
 
     /// <summary>The typed request equivalent to the Python call.</summary>
     public AttributionRequest ToRequest()
     {
         var a = Attribute;
         var methodArgs = new Dictionary<string, string>();
-        foreach (string key in new[] { "n_steps", "internal_batch_size", "method" })
+        foreach (string key in new[] { "n_steps", "internal_batch_size", "method", "return_convergence_delta" })
         {
             if (a.TryGetProperty(key, out var v))
             {
-                methodArgs[key] = v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText();
+                methodArgs[key] = v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText().ToLowerInvariant();
             }
         }
 
-        var stepArgs = new Dictionary<string, string>();
-        foreach (string key in new[] { "logprob", "top_p" })
+        // Inseq routes top-level keyword arguments by signature to the step scores and the attributed function;
+        // step_scores_args / attributed_fn_args go to one side only.
+        Dictionary<string, string> Collect(string? nested)
         {
-            if (a.TryGetProperty(key, out var v))
+            var args = new Dictionary<string, string>();
+            foreach (string key in new[] { "logprob", "top_p", "top_k", "min_tokens_to_keep" })
             {
-                stepArgs[key] = v.GetRawText().ToLowerInvariant();
+                if (a.TryGetProperty(key, out var v))
+                {
+                    args[key] = v.GetRawText().ToLowerInvariant();
+                }
             }
+
+            if (nested is not null && a.TryGetProperty(nested, out var n))
+            {
+                foreach (var p in n.EnumerateObject())
+                {
+                    args[p.Name] = p.Value.GetRawText().ToLowerInvariant();
+                }
+            }
+
+            return args;
         }
 
-        Dictionary<string, string> ArgsFor(string id) => id switch
+        var stepArgs = Collect("step_scores_args");
+        var fnArgs = Collect("attributed_fn_args");
+        static Dictionary<string, string> ArgsFor(string id, Dictionary<string, string> all)
         {
-            "probability" or "contrast_prob" or "contrast_prob_diff" => stepArgs.Where(kv => kv.Key == "logprob").ToDictionary(),
-            "top_p_size" => stepArgs.Where(kv => kv.Key == "top_p").ToDictionary(),
-            _ => [],
-        };
+            string[] accepted = id switch
+            {
+                "probability" or "contrast_prob" or "contrast_prob_diff" => ["logprob"],
+                "top_p_size" => ["top_p"],
+                "kl_divergence" => ["top_k", "top_p", "min_tokens_to_keep"],
+                _ => [],
+            };
+            return all.Where(kv => accepted.Contains(kv.Key)).ToDictionary();
+        }
 
         var generation = new GenerationArguments();
         if (a.TryGetProperty("generation_args", out var g))
@@ -94,8 +125,8 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
         {
             GeneratedTexts = a.TryGetProperty("generated_texts", out var gt) ? gt.EnumerateArray().Select(x => x.GetString()!).ToList() : null,
             Method = AttributionMethod.FromId(Method, methodArgs),
-            StepScores = a.TryGetProperty("step_scores", out var ss) ? ss.EnumerateArray().Select(x => StepFunction.FromId(x.GetString()!, ArgsFor(x.GetString()!))).ToList() : [],
-            AttributedFunction = attributedFn is null ? null : StepFunction.FromId(attributedFn, ArgsFor(attributedFn)),
+            StepScores = a.TryGetProperty("step_scores", out var ss) ? ss.EnumerateArray().Select(x => StepFunction.FromId(x.GetString()!, ArgsFor(x.GetString()!, stepArgs))).ToList() : [],
+            AttributedFunction = attributedFn is null ? null : StepFunction.FromId(attributedFn, ArgsFor(attributedFn, fnArgs)),
             AttributeTarget = a.TryGetProperty("attribute_target", out var at) && at.GetBoolean(),
             AttrPosStart = a.TryGetProperty("attr_pos_start", out var ps) ? ps.GetInt32() : null,
             AttrPosEnd = a.TryGetProperty("attr_pos_end", out var pe) ? pe.GetInt32() : null,
