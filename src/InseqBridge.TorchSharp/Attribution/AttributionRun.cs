@@ -41,6 +41,8 @@ internal sealed class AttributionRun
     internal const string DeltasScore = "deltas";
 
     private float[][]? _encoderSelfAttentions;
+    private float[][]? _decoderSelfAttentions;
+    private int _prefixWidth;
     private IReadOnlyList<AlignmentPair>[]? _contrastPairs;
 
     /// <summary>The adjusted contrastive alignments per row (after <see cref="Run"/>; null without contrast targets).</summary>
@@ -450,6 +452,13 @@ internal sealed class AttributionRun
         // Inseq marks decoder self-attention weights that are exactly zero (masked keys) as NaN.
         self = self.masked_fill(self == 0, float.NaN);
         Tensor? cross = output.CrossAttentions is null ? null : torch.stack(output.CrossAttentions, 1).permute(0, 4, 3, 1, 2).contiguous();
+        if (EncoderDecoder && !_request.AttributeTarget)
+        {
+            // Without attribute_target Inseq keeps the decoder self-attention as a sequence score.
+            _decoderSelfAttentions = SplitRows(self);
+            _prefixWidth = step;
+        }
+
         int layers = (int)self.shape[3], heads = (int)self.shape[4];
         for (int pos = start; pos < iterEnd; pos++)
         {
@@ -575,6 +584,24 @@ internal sealed class AttributionRun
                 }
 
                 sequenceScores["encoder_self_attentions"] = new NdArray(data, [s, s, .. innerShape]);
+            }
+
+            if (_decoderSelfAttentions is not null && innerShape is not null)
+            {
+                // Inseq stacks the final forward's [keys, queries] weights once per step (at dimension 1) and keeps
+                // the first n keys and steps (n = attributed steps): [min(keys, n), n, queries, layers, heads].
+                int keys = Math.Min(_prefixWidth, n), queries = _prefixWidth;
+                float[] full = _decoderSelfAttentions[b];
+                var data = new float[keys * n * queries * inner];
+                for (int k = 0; k < keys; k++)
+                {
+                    for (int j = 0; j < n; j++)
+                    {
+                        Array.Copy(full, k * queries * inner, data, ((k * n) + j) * queries * inner, queries * inner);
+                    }
+                }
+
+                sequenceScores["decoder_self_attentions"] = new NdArray(data, [keys, n, queries, .. innerShape]);
             }
 
             result.Add(new FeatureAttributionSequenceOutput
