@@ -1,6 +1,7 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Errors;
+using InseqBridge.TorchSharp.Attribution.Methods;
 using InseqBridge.TorchSharp.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -21,11 +22,13 @@ internal sealed class AttributionRun
     private readonly StepFunction _attributedFn;
     private readonly EncodedTexts? _sources;
     private readonly EncodedTexts _targets;
+    private readonly AttributionCallState _state;
 
     public AttributionRun(
         NativeAttributionModel owner, AttributionMethod method, AttributionRequest request,
-        EncodedTexts? sources, EncodedTexts targets)
+        EncodedTexts? sources, EncodedTexts targets, AttributionCallState? state = null)
     {
+        _state = state ?? new AttributionCallState(request.Generation.Seed);
         _owner = owner;
         _model = owner.Model;
         _method = method;
@@ -160,16 +163,17 @@ internal sealed class AttributionRun
             sourceEmbeds = _model.EmbedEncoderTokens(sourceIds);
         }
 
-        Tensor Logits(Tensor? src, Tensor tgt, int repeat)
+        Tensor Logits(Tensor? src, Tensor tgt, int repeat, ForwardOptions? options = null)
         {
+            options ??= ForwardOptions.None;
             if (EncoderDecoder)
             {
                 Tensor srcMask = Tile(sourceMask!, repeat);
-                EncoderOutput encoded = _model.Encode(src!, srcMask, ForwardOptions.None);
-                return _model.Decode(tgt, Tile(prefixMask, repeat), null, encoded, srcMask, null, ForwardOptions.None).Logits.select(1, -1);
+                EncoderOutput encoded = _model.Encode(src!, srcMask, options);
+                return _model.Decode(tgt, Tile(prefixMask, repeat), null, encoded, srcMask, null, options).Logits.select(1, -1);
             }
 
-            return _model.Decode(tgt, Tile(prefixMask, repeat), null, null, null, null, ForwardOptions.None).Logits.select(1, -1);
+            return _model.Decode(tgt, Tile(prefixMask, repeat), null, null, null, null, options).Logits.select(1, -1);
         }
 
         // Step scores: a separate forward without gradients, as Inseq computes them.
@@ -201,11 +205,13 @@ internal sealed class AttributionRun
             inputs.Add(prefixEmbeds);
         }
 
-        Tensor Forward(IReadOnlyList<Tensor> x, int repeat)
+        Tensor Forward(IReadOnlyList<Tensor> x, int repeat) => ForwardWith(x, repeat, ForwardOptions.None);
+
+        Tensor ForwardWith(IReadOnlyList<Tensor> x, int repeat, ForwardOptions options)
         {
             Tensor src = EncoderDecoder ? x[0] : null!;
             Tensor tgt = attributeTarget ? x[^1] : Tile(prefixEmbeds, repeat);
-            Tensor logits = Logits(src, tgt, repeat);
+            Tensor logits = Logits(src, tgt, repeat, options);
             return StepFunctionEvaluator.Evaluate(_attributedFn, new StepFunctionContext(logits, Tile(targetIds, repeat)));
         }
 
@@ -215,6 +221,18 @@ internal sealed class AttributionRun
             InputXGradient => GradientAttributor.InputXGradient(Forward, inputs),
             IntegratedGradients ig => GradientAttributor.IntegratedGradients(
                 Forward, inputs, Baselines(rows, step, sourceIds is not null, attributeTarget), ig.Method, ig.Steps, ig.InternalBatchSize),
+            _ when GradientMethodDispatcher.Handles(_method) => GradientMethodDispatcher.Attribute(_method, new GradientStepContext
+            {
+                Model = _model,
+                Inputs = inputs,
+                Ids = [.. EncoderDecoder ? [sourceIds!] : Array.Empty<Tensor>(), .. attributeTarget ? [prefixIds] : Array.Empty<Tensor>()],
+                BaselineIds = [.. EncoderDecoder ? [Rows(_sources!.Baseline, rows, _sources.Width)] : Array.Empty<Tensor>(), .. attributeTarget ? [Rows(_targets.Baseline, rows, step)] : Array.Empty<Tensor>()],
+                EncoderSide = [.. EncoderDecoder ? [true] : Array.Empty<bool>(), .. attributeTarget ? [false] : Array.Empty<bool>()],
+                Forward = ForwardWith,
+                State = _state,
+                IsSpecial = _owner.Tokenizer.IsSpecial,
+                AttributeTarget = EncoderDecoder && _request.AttributeTarget,
+            }),
             _ => throw new InvalidRequestException($"Method '{_method.Id}' is not implemented by the native backend."),
         };
 

@@ -3,6 +3,7 @@ using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Errors;
 using InseqBridge.Tokenizers;
+using InseqBridge.TorchSharp.Attribution.Methods;
 using InseqBridge.TorchSharp.Checkpoints;
 using InseqBridge.TorchSharp.Generation;
 using InseqBridge.TorchSharp.Models;
@@ -142,13 +143,14 @@ public sealed class NativeAttributionModel : IAttributionModel
         }
 
         var outputs = new List<FeatureAttributionOutput>();
+        using var state = new AttributionCallState(method is GradientShap { Seed: long seed } ? seed : request.Generation.Seed);
         int done = 0;
         int total = inputs.Count;
         for (int first = 0; first < inputs.Count; first += batchSize)
         {
             var idx = Enumerable.Range(first, Math.Min(batchSize, inputs.Count - first)).ToList();
             FeatureAttributionOutput output = AttributeBatch(
-                method, request, idx.Select(i => inputs[i]).ToList(), idx.Select(i => generated[i]).ToList(), cancellationToken);
+                method, request, idx.Select(i => inputs[i]).ToList(), idx.Select(i => generated[i]).ToList(), state, cancellationToken);
             done += idx.Count;
             progress?.Report(new AttributionProgress(done, total));
             outputs.Add(output);
@@ -248,7 +250,7 @@ public sealed class NativeAttributionModel : IAttributionModel
     }
 
     private FeatureAttributionOutput AttributeBatch(
-        AttributionMethod method, AttributionRequest request, List<string> inputs, List<string> generated, CancellationToken cancellationToken)
+        AttributionMethod method, AttributionRequest request, List<string> inputs, List<string> generated, AttributionCallState state, CancellationToken cancellationToken)
     {
         var sourceIds = inputs.Select(t => Tokenizer.Encode(t)).ToList();
         EncodedTexts targets;
@@ -272,7 +274,7 @@ public sealed class NativeAttributionModel : IAttributionModel
             throw new InvalidInputException($"The target has {targets.Width} tokens but {Config.ModelClass} accepts at most {max} positions. Shorten the text or max_new_tokens.");
         }
 
-        var run = new AttributionRun(this, method, request, sources, targets);
+        var run = new AttributionRun(this, method, request, sources, targets, state);
         return run.Run(start, request.AttrPosEnd, null, cancellationToken);
     }
 

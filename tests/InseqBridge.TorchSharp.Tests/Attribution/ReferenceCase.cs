@@ -30,6 +30,7 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
     [
         "input_texts", "generated_texts", "step_scores", "attribute_target", "attr_pos_start", "attr_pos_end",
         "include_eos_baseline", "generation_args", "show_progress", "n_steps", "internal_batch_size", "method", "attributed_fn", "logprob", "top_p",
+        "n_samples", "stdevs",
     ];
 
     /// <summary>True when every argument of the call is one the native engine implements today.</summary>
@@ -48,7 +49,7 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
     {
         var a = Attribute;
         var methodArgs = new Dictionary<string, string>();
-        foreach (string key in new[] { "n_steps", "internal_batch_size", "method" })
+        foreach (string key in new[] { "n_steps", "internal_batch_size", "method", "n_samples", "stdevs" })
         {
             if (a.TryGetProperty(key, out var v))
             {
