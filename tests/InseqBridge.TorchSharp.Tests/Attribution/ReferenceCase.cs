@@ -40,6 +40,18 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
         && (!Attribute.TryGetProperty("step_scores", out var s) || s.EnumerateArray().All(x => x.GetString() is "probability" or "logit" or "entropy" or "crossentropy" or "perplexity" or "top_p_size"))
         && (!Attribute.TryGetProperty("attributed_fn", out var f) || f.GetString() is "probability" or "logit" or "entropy" or "crossentropy" or "perplexity");
 
+    /// <summary>
+    /// For layer_integrated_gradients / layer_deeplift, the non-layer case of the same call: Inseq 0.6 returns all
+    /// zeros for these layer methods (baseline activations computed from the input ids), and on the embedding layer
+    /// the correct values equal integrated_gradients / deeplift on the input embeddings.
+    /// </summary>
+    public ReferenceCase? ValueReference => Method switch
+    {
+        "layer_integrated_gradients" => Cases.SingleOrDefault(c => c.Id == Id.Replace("layer_integrated_gradients", "integrated_gradients", StringComparison.Ordinal)),
+        "layer_deeplift" => Cases.SingleOrDefault(c => c.Id == Id.Replace("layer_deeplift", "deeplift", StringComparison.Ordinal)),
+        _ => null,
+    };
+
     public string OutputPath => Path.Combine(Fixtures.ParityDir, OutputFile);
 
     public string AggregatedPath => Path.Combine(Fixtures.ParityDir, AggregatedFile);

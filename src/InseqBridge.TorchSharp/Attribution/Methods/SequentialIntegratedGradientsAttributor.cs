@@ -13,6 +13,10 @@ namespace InseqBridge.TorchSharp.Attribution.Methods;
 /// </summary>
 internal static class SequentialIntegratedGradientsAttributor
 {
+    /// <summary>At most this many interpolated rows per forward pass when grouping positions (several positions of
+    /// one step share a pass; each row is independent, so grouping does not change the result).</summary>
+    private const int RowsPerPass = 256;
+
     public static Tensor[] Attribute(GradientStepContext context, SequentialIntegratedGradients method)
     {
         IReadOnlyList<Tensor> inputs = context.Inputs;
@@ -21,42 +25,44 @@ internal static class SequentialIntegratedGradientsAttributor
         long rows = inputs[0].shape[0];
         int chunk = method.InternalBatchSize is int ibs ? (int)Math.Max(1, ibs / rows) : method.Steps;
         int longest = inputs.Max(x => (int)x.shape[1]);
-        var columns = inputs.Select(_ => new List<Tensor>()).ToList();
-        for (int position = 0; position < longest; position++)
+        var columns = inputs.Select(_ => new Tensor?[longest]).ToList();
+        for (int start = 0; start < method.Steps; start += chunk)
         {
-            using var scope = torch.NewDisposeScope();
-            Tensor?[] total = new Tensor?[inputs.Count];
-            for (int start = 0; start < method.Steps; start += chunk)
+            int count = Math.Min(chunk, method.Steps - start);
+            double[] a = alphas.AsSpan(start, count).ToArray();
+            int group = method.InternalBatchSize is null ? (int)Math.Max(1, RowsPerPass / (count * rows)) : 1;
+            for (int first = 0; first < longest; first += group)
             {
-                int count = Math.Min(chunk, method.Steps - start);
-                double[] a = alphas.AsSpan(start, count).ToArray();
+                using var scope = torch.NewDisposeScope();
+                int positions = Math.Min(group, longest - first);
                 Tensor sizes = torch.tensor(stepSizes.AsSpan(start, count).ToArray().Select(s => (float)s).ToArray(), [count, 1], ScalarType.Float32, device: inputs[0].device);
-                Tensor[] scaled = inputs.Select((x, i) => Interpolate(x, baselines[i], position, a)).ToArray();
-                Tensor[] grads = GradientAttributor.Gradients(context.Plain, scaled, count);
+
+                // Rows: position-major, then alpha, then example.
+                Tensor[] scaled = inputs.Select((x, i) => torch.cat(
+                    Enumerable.Range(first, positions).Select(p => Interpolate(x, baselines[i], p, a)).ToArray(), 0)).ToArray();
+                Tensor[] grads = GradientAttributor.Gradients(context.Plain, scaled, positions * count);
                 for (int i = 0; i < inputs.Count; i++)
                 {
-                    if (position >= inputs[i].shape[1])
-                    {
-                        continue;
-                    }
-
                     long[] shape = inputs[i].shape;
-                    Tensor summed = (grads[i].contiguous().view(count, -1) * sizes).view([count, .. shape]).sum(0L);
-                    Tensor partial = summed.select(1, position) * (inputs[i].select(1, position) - baselines[i].select(1, position));
-                    total[i] = total[i] is null ? partial : partial + total[i]!;
-                }
-            }
+                    Tensor perPosition = grads[i].contiguous().view([positions, count, .. shape]);
+                    for (int k = 0; k < positions; k++)
+                    {
+                        int position = first + k;
+                        if (position >= shape[1])
+                        {
+                            continue;
+                        }
 
-            for (int i = 0; i < inputs.Count; i++)
-            {
-                if (total[i] is Tensor t)
-                {
-                    columns[i].Add(t.MoveToOuterDisposeScope());
+                        Tensor summed = (perPosition[k].view(count, -1) * sizes).view([count, .. shape]).sum(0L);
+                        Tensor partial = summed.select(1, position) * (inputs[i].select(1, position) - baselines[i].select(1, position));
+                        Tensor? previous = columns[i][position];
+                        columns[i][position] = (previous is null ? partial : partial + previous).MoveToOuterDisposeScope();
+                    }
                 }
             }
         }
 
-        return columns.Select(c => torch.stack(c, 1)).ToArray();
+        return columns.Select(c => torch.stack(c.Where(t => t is not null).Select(t => t!).ToArray(), 1)).ToArray();
     }
 
     /// <summary>Rows alpha-major: the input with token <paramref name="position"/> at baseline + alpha x (input - baseline).</summary>
