@@ -1,6 +1,7 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Errors;
+using InseqBridge.TorchSharp.Attribution.Methods;
 using InseqBridge.TorchSharp.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -22,12 +23,14 @@ internal sealed class AttributionRun
     private readonly EncodedTexts? _sources;
     private readonly EncodedTexts _targets;
     private readonly ContrastInputs? _contrast;
+    private readonly AttributionCallState _state;
 
     public AttributionRun(
         NativeAttributionModel owner, AttributionMethod method, AttributionRequest request,
-        EncodedTexts? sources, EncodedTexts targets, ContrastInputs? contrast = null)
+        EncodedTexts? sources, EncodedTexts targets, ContrastInputs? contrast = null, AttributionCallState? state = null)
     {
         _contrast = contrast;
+        _state = state ?? new AttributionCallState(request.Generation.Seed);
         _owner = owner;
         _model = owner.Model;
         _method = method;
@@ -234,17 +237,18 @@ internal sealed class AttributionRun
     }
 
     /// <summary>Next-token logits [batch, vocab]: at the last position, or at <paramref name="lastIndex"/> per row.</summary>
-    private Tensor NextTokenLogits(Tensor? sourceEmbeds, Tensor? sourceMask, Tensor targetEmbeds, Tensor targetMask, Tensor? lastIndex)
+    private Tensor NextTokenLogits(Tensor? sourceEmbeds, Tensor? sourceMask, Tensor targetEmbeds, Tensor targetMask, Tensor? lastIndex, ForwardOptions? options = null)
     {
+        options ??= ForwardOptions.None;
         Tensor logits;
         if (EncoderDecoder)
         {
-            EncoderOutput encoded = _model.Encode(sourceEmbeds!, sourceMask, ForwardOptions.None);
-            logits = _model.Decode(targetEmbeds, targetMask, null, encoded, sourceMask, null, ForwardOptions.None).Logits;
+            EncoderOutput encoded = _model.Encode(sourceEmbeds!, sourceMask, options);
+            logits = _model.Decode(targetEmbeds, targetMask, null, encoded, sourceMask, null, options).Logits;
         }
         else
         {
-            logits = _model.Decode(targetEmbeds, targetMask, null, null, null, null, ForwardOptions.None).Logits;
+            logits = _model.Decode(targetEmbeds, targetMask, null, null, null, null, options).Logits;
         }
 
         if (lastIndex is null)
@@ -285,8 +289,8 @@ internal sealed class AttributionRun
             sourceEmbeds = _model.EmbedEncoderTokens(sourceIds);
         }
 
-        Tensor Logits(Tensor? src, Tensor tgt, int repeat) =>
-            NextTokenLogits(src, EncoderDecoder ? Tile(sourceMask!, repeat) : null, tgt, Tile(prefixMask, repeat), null);
+        Tensor Logits(Tensor? src, Tensor tgt, int repeat, ForwardOptions? options = null) =>
+            NextTokenLogits(src, EncoderDecoder ? Tile(sourceMask!, repeat) : null, tgt, Tile(prefixMask, repeat), null, options);
 
         ContrastStep? contrast = BuildContrastStep(step, rows);
 
@@ -360,11 +364,13 @@ internal sealed class AttributionRun
             inputs.Add(prefixEmbeds);
         }
 
-        Tensor Forward(IReadOnlyList<Tensor> x, int repeat)
+        Tensor Forward(IReadOnlyList<Tensor> x, int repeat) => ForwardWith(x, repeat, ForwardOptions.None);
+
+        Tensor ForwardWith(IReadOnlyList<Tensor> x, int repeat, ForwardOptions options)
         {
             Tensor src = EncoderDecoder ? x[0] : null!;
             Tensor tgt = attributeTarget ? x[^1] : Tile(prefixEmbeds, repeat);
-            Tensor logits = Logits(src, tgt, repeat);
+            Tensor logits = Logits(src, tgt, repeat, options);
             return StepFunctionEvaluator.Evaluate(_attributedFn, Context(logits, src, tgt, repeat, attributed: true));
         }
 
@@ -374,6 +380,18 @@ internal sealed class AttributionRun
             Saliency => GradientAttributor.Saliency(Forward, inputs),
             InputXGradient => GradientAttributor.InputXGradient(Forward, inputs),
             IntegratedGradients ig => GradientAttributor.IntegratedGradients(Forward, inputs, baselines!, ig.Method, ig.Steps, ig.InternalBatchSize),
+            _ when GradientMethodDispatcher.Handles(_method) => GradientMethodDispatcher.Attribute(_method, new GradientStepContext
+            {
+                Model = _model,
+                Inputs = inputs,
+                Ids = [.. EncoderDecoder ? [sourceIds!] : Array.Empty<Tensor>(), .. attributeTarget ? [prefixIds] : Array.Empty<Tensor>()],
+                BaselineIds = [.. EncoderDecoder ? [Rows(_sources!.Baseline, rows, _sources.Width)] : Array.Empty<Tensor>(), .. attributeTarget ? [Rows(_targets.Baseline, rows, step)] : Array.Empty<Tensor>()],
+                EncoderSide = [.. EncoderDecoder ? [true] : Array.Empty<bool>(), .. attributeTarget ? [false] : Array.Empty<bool>()],
+                Forward = ForwardWith,
+                State = _state,
+                IsSpecial = _owner.Tokenizer.IsSpecial,
+                AttributeTarget = EncoderDecoder && _request.AttributeTarget,
+            }),
             _ => throw new InvalidRequestException($"Method '{_method.Id}' is not implemented by the native backend."),
         };
 

@@ -3,6 +3,7 @@ using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Errors;
 using InseqBridge.Tokenizers;
+using InseqBridge.TorchSharp.Attribution.Methods;
 using InseqBridge.TorchSharp.Checkpoints;
 using InseqBridge.TorchSharp.Generation;
 using InseqBridge.TorchSharp.Models;
@@ -143,13 +144,14 @@ public sealed class NativeAttributionModel : IAttributionModel
 
         var outputs = new List<FeatureAttributionOutput>();
         var contrastPairs = new IReadOnlyList<AlignmentPair>[inputs.Count];
+        using var state = new AttributionCallState(method is GradientShap { Seed: long seed } ? seed : request.Generation.Seed);
         int done = 0;
         int total = inputs.Count;
         for (int first = 0; first < inputs.Count; first += batchSize)
         {
             var idx = Enumerable.Range(first, Math.Min(batchSize, inputs.Count - first)).ToList();
             var (output, pairs) = AttributeBatch(
-                method, request, idx, idx.Select(i => inputs[i]).ToList(), idx.Select(i => generated[i]).ToList(), cancellationToken);
+                method, request, idx, idx.Select(i => inputs[i]).ToList(), idx.Select(i => generated[i]).ToList(), state, cancellationToken);
             for (int r = 0; r < idx.Count && pairs is not null; r++)
             {
                 contrastPairs[idx[r]] = pairs[r];
@@ -267,7 +269,7 @@ public sealed class NativeAttributionModel : IAttributionModel
     }
 
     private (FeatureAttributionOutput Output, IReadOnlyList<IReadOnlyList<AlignmentPair>>? Pairs) AttributeBatch(
-        AttributionMethod method, AttributionRequest request, List<int> indices, List<string> inputs, List<string> generated, CancellationToken cancellationToken)
+        AttributionMethod method, AttributionRequest request, List<int> indices, List<string> inputs, List<string> generated, AttributionCallState state, CancellationToken cancellationToken)
     {
         var sourceIds = inputs.Select(t => Tokenizer.Encode(t)).ToList();
         EncodedTexts targets;
@@ -291,7 +293,7 @@ public sealed class NativeAttributionModel : IAttributionModel
             throw new InvalidInputException($"The target has {targets.Width} tokens but {Config.ModelClass} accepts at most {max} positions. Shorten the text or max_new_tokens.");
         }
 
-        var run = new AttributionRun(this, method, request, sources, targets, EncodeContrast(request.Contrast, indices, request.IncludeEosBaseline));
+        var run = new AttributionRun(this, method, request, sources, targets, EncodeContrast(request.Contrast, indices, request.IncludeEosBaseline), state);
         return (run.Run(start, request.AttrPosEnd, null, cancellationToken), run.ContrastPairs);
     }
 

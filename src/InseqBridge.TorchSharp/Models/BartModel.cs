@@ -56,7 +56,7 @@ public sealed class BartModel : TransformerLanguageModel
             var (attn, probabilities) = Attention(h, h, mask, p + "self_attn.", _config.EncoderHeads, AttentionSite.EncoderSelf, i, null, options);
             attentions?.Add(probabilities);
             h = LayerNorm(h + attn, W(p + "self_attn_layer_norm.weight"), W(p + "self_attn_layer_norm.bias"), 1e-5);
-            h = FeedForward(h, p);
+            h = FeedForward(h, p, options);
         }
 
         hiddenStates?.Add(h);
@@ -100,7 +100,7 @@ public sealed class BartModel : TransformerLanguageModel
             var (cross, crossProbabilities) = Attention(h, encoder.LastHiddenState, crossMask, p + "encoder_attn.", _config.DecoderHeads, AttentionSite.Cross, i, cache, options);
             crossAttentions?.Add(crossProbabilities);
             h = LayerNorm(h + cross, W(p + "encoder_attn_layer_norm.weight"), W(p + "encoder_attn_layer_norm.bias"), 1e-5);
-            h = FeedForward(h, p);
+            h = FeedForward(h, p, options);
         }
 
         hiddenStates?.Add(h);
@@ -186,9 +186,9 @@ public sealed class BartModel : TransformerLanguageModel
         return (output, probabilities);
     }
 
-    private Tensor FeedForward(Tensor h, string p)
+    private Tensor FeedForward(Tensor h, string p, ForwardOptions options)
     {
-        Tensor y = Activation(_config.Activation, Linear(h, W(p + "fc1.weight"), W(p + "fc1.bias")));
+        Tensor y = Activation(_config.Activation, Linear(h, W(p + "fc1.weight"), W(p + "fc1.bias")), options);
         y = Linear(y, W(p + "fc2.weight"), W(p + "fc2.bias"));
         return LayerNorm(h + y, W(p + "final_layer_norm.weight"), W(p + "final_layer_norm.bias"), 1e-5);
     }

@@ -22,6 +22,13 @@ public enum AttentionSite
 /// </summary>
 public delegate Tensor ValueVectorHook(AttentionSite site, int layer, Tensor values);
 
+/// <summary>
+/// Hook on the feed-forward activation function: given the activation's name (as in the config, e.g. <c>relu</c>),
+/// its input and the plain function, returns the activation output to use (DeepLIFT overrides the gradient of
+/// some activations this way).
+/// </summary>
+public delegate Tensor ActivationHook(string activation, Tensor input, Func<Tensor, Tensor> apply);
+
 /// <summary>Switches of a forward pass (as transformers' output_attentions / output_hidden_states).</summary>
 public sealed record ForwardOptions
 {
@@ -36,6 +43,9 @@ public sealed record ForwardOptions
 
     /// <summary>Optional hook on value vectors (see <see cref="ValueVectorHook"/>).</summary>
     public ValueVectorHook? ValueHook { get; init; }
+
+    /// <summary>Optional hook on feed-forward activations (see <see cref="ActivationHook"/>).</summary>
+    public ActivationHook? ActivationHook { get; init; }
 }
 
 /// <summary>The encoder's output.</summary>

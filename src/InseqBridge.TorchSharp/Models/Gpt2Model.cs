@@ -96,7 +96,7 @@ public sealed class Gpt2Model : TransformerLanguageModel
 
             Tensor y = LayerNorm(h, W(p + "ln_2.weight"), W(p + "ln_2.bias"), _config.LayerNormEpsilon);
             y = Conv1D(y, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"));
-            y = Activation(_config.Activation, y);
+            y = Activation(_config.Activation, y, options);
             y = Conv1D(y, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"));
             h = h + y;
         }

@@ -91,7 +91,7 @@ public sealed class LlamaModel : TransformerLanguageModel
             h = h + Linear(MergeHeads(context), W(p + "self_attn.o_proj.weight"), OptionalW(p + "self_attn.o_proj.bias"));
 
             Tensor y = RmsNorm(h, W(p + "post_attention_layernorm.weight"), _config.RmsNormEpsilon);
-            Tensor gate = Activation(_config.Activation, Linear(y, W(p + "mlp.gate_proj.weight"), null));
+            Tensor gate = Activation(_config.Activation, Linear(y, W(p + "mlp.gate_proj.weight"), null), options);
             Tensor up = Linear(y, W(p + "mlp.up_proj.weight"), null);
             h = h + Linear(gate * up, W(p + "mlp.down_proj.weight"), null);
         }

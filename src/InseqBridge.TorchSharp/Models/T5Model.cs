@@ -48,7 +48,7 @@ public sealed class T5Model : TransformerLanguageModel
             var (attn, probabilities) = Attention(normed, normed, bias, p + "0.SelfAttention.", AttentionSite.EncoderSelf, i, null, options);
             attentions?.Add(probabilities);
             h = h + attn;
-            h = FeedForward(h, p + "1.");
+            h = FeedForward(h, p + "1.", options);
         }
 
         h = RmsNorm(h, W("encoder.final_layer_norm.weight"), _config.LayerNormEpsilon);
@@ -95,7 +95,7 @@ public sealed class T5Model : TransformerLanguageModel
             var (cross, crossProbabilities) = Attention(normedCross, encoder.LastHiddenState, crossBias, p + "1.EncDecAttention.", AttentionSite.Cross, i, cache, options);
             crossAttentions?.Add(crossProbabilities);
             h = h + cross;
-            h = FeedForward(h, p + "2.");
+            h = FeedForward(h, p + "2.", options);
         }
 
         h = RmsNorm(h, W("decoder.final_layer_norm.weight"), _config.LayerNormEpsilon);
@@ -151,7 +151,7 @@ public sealed class T5Model : TransformerLanguageModel
         return (Linear(MergeHeads(context), W(p + "o.weight"), null), probabilities);
     }
 
-    private Tensor FeedForward(Tensor h, string p)
+    private Tensor FeedForward(Tensor h, string p, ForwardOptions options)
     {
         Tensor normed = RmsNorm(h, W(p + "layer_norm.weight"), _config.LayerNormEpsilon);
         Tensor y;
@@ -163,11 +163,11 @@ public sealed class T5Model : TransformerLanguageModel
                 act = "gelu_new";
             }
 
-            y = Activation(act, Linear(normed, wi0, null)) * Linear(normed, W(p + "DenseReluDense.wi_1.weight"), null);
+            y = Activation(act, Linear(normed, wi0, null), options) * Linear(normed, W(p + "DenseReluDense.wi_1.weight"), null);
         }
         else
         {
-            y = Activation(_config.FeedForward, Linear(normed, W(p + "DenseReluDense.wi.weight"), null));
+            y = Activation(_config.FeedForward, Linear(normed, W(p + "DenseReluDense.wi.weight"), null), options);
         }
 
         return h + Linear(y, W(p + "DenseReluDense.wo.weight"), null);

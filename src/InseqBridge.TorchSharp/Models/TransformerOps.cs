@@ -43,6 +43,10 @@ internal static class TransformerOps
         return (weight * normed).MoveToOuterDisposeScope();
     }
 
+    /// <summary>The activation, through the forward's activation hook when it has one.</summary>
+    public static Tensor Activation(string name, Tensor x, ForwardOptions options) =>
+        options.ActivationHook is { } hook ? hook(name, x, t => Activation(name, t)) : Activation(name, x);
+
     public static Tensor Activation(string name, Tensor x)
     {
         switch (name)

@@ -39,6 +39,7 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
         "input_texts", "generated_texts", "step_scores", "attribute_target", "attr_pos_start", "attr_pos_end",
         "include_eos_baseline", "generation_args", "show_progress", "n_steps", "internal_batch_size", "method", "attributed_fn", "logprob", "top_p",
         "top_k", "min_tokens_to_keep", "step_scores_args", "attributed_fn_args", "return_convergence_delta",
+        "n_samples", "stdevs",
         "contrast_targets", "contrast_sources", "contrast_targets_alignments", "contrast_force_inputs",
     ];
 
@@ -55,6 +56,18 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
         && (!Attribute.TryGetProperty("step_scores", out var s) || s.EnumerateArray().All(x => NativeStepFunctions.Contains(x.GetString()!)))
         && (!Attribute.TryGetProperty("attributed_fn", out var f) || NativeStepFunctions.Contains(f.GetString()!));
 
+    /// <summary>
+    /// For layer_integrated_gradients / layer_deeplift, the non-layer case of the same call: Inseq 0.6 returns all
+    /// zeros for these layer methods (baseline activations computed from the input ids), and on the embedding layer
+    /// the correct values equal integrated_gradients / deeplift on the input embeddings.
+    /// </summary>
+    public ReferenceCase? ValueReference => Method switch
+    {
+        "layer_integrated_gradients" => Cases.SingleOrDefault(c => c.Id == Id.Replace("layer_integrated_gradients", "integrated_gradients", StringComparison.Ordinal)),
+        "layer_deeplift" => Cases.SingleOrDefault(c => c.Id == Id.Replace("layer_deeplift", "deeplift", StringComparison.Ordinal)),
+        _ => null,
+    };
+
     public string OutputPath => Path.Combine(Root, OutputFile);
 
     public string AggregatedPath => Path.Combine(Root, AggregatedFile);
@@ -64,7 +77,7 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
     {
         var a = Attribute;
         var methodArgs = new Dictionary<string, string>();
-        foreach (string key in new[] { "n_steps", "internal_batch_size", "method", "return_convergence_delta" })
+        foreach (string key in new[] { "n_steps", "internal_batch_size", "method", "return_convergence_delta", "n_samples", "stdevs" })
         {
             if (a.TryGetProperty(key, out var v))
             {
