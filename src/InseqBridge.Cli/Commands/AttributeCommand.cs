@@ -19,135 +19,42 @@ public static class AttributeCommand
     /// <summary>Creates the command.</summary>
     public static Command Create()
     {
-        Option<string> model = CommonOptions.Model();
-        var method = new Option<string>("--method") { Description = "Attribution method id (see list-methods).", DefaultValueFactory = _ => "saliency", HelpName = "ID" };
+        var shared = new AttributionOptions();
         var input = new Option<string[]>("--input") { Description = "Input text (repeat for a batch).", Required = true, HelpName = "TEXT", AllowMultipleArgumentsPerToken = false };
         var generated = new Option<string[]>("--generated") { Description = "Forced output text, one per --input (decoder-only: starts with the input).", HelpName = "TEXT" };
-        var stepScores = new Option<string?>("--step-scores") { Description = "Comma-separated step score ids (see list-step-functions).", HelpName = "ID[,ID...]" };
-        var attributedFn = new Option<string?>("--attributed-fn") { Description = "Step function to attribute (default: probability).", HelpName = "ID" };
-        var attributeTarget = new Option<bool>("--attribute-target") { Description = "Encoder-decoders: also attribute to the target prefix." };
-        var posStart = new Option<int?>("--attr-pos-start") { Description = "First attributed target position.", HelpName = "N" };
-        var posEnd = new Option<int?>("--attr-pos-end") { Description = "One past the last attributed position.", HelpName = "N" };
-        var maxNewTokens = new Option<int?>("--max-new-tokens") { Description = "Generation length when no --generated text is given.", HelpName = "N" };
-        var nSteps = new Option<int?>("--n-steps") { Description = "Integrated gradients: interpolation steps (default 50).", HelpName = "N" };
-        var internalBatchSize = new Option<int?>("--internal-batch-size") { Description = "Integrated gradients: rows per forward pass.", HelpName = "N" };
-        var includeEos = new Option<bool>("--include-eos-baseline") { Description = "Use UNK at EOS positions of the baseline too." };
-        var batchSize = new Option<int?>("--batch-size") { Description = "Inputs per batch (default: all).", HelpName = "N" };
-        var methodArgs = new Option<string?>("--method-args") { Description = "Other method arguments, e.g. method=riemann_trapezoid.", HelpName = "K=V[,K=V...]" };
-        var stepArgs = new Option<string?>("--step-scores-args") { Description = "Step score arguments, e.g. logprob=true.", HelpName = "K=V[,K=V...]" };
-        var fnArgs = new Option<string?>("--attributed-fn-args") { Description = "Attributed function arguments.", HelpName = "K=V[,K=V...]" };
-        var seed = new Option<long>("--seed") { Description = "Seed for sampling and stochastic methods.", DefaultValueFactory = _ => 0 };
-        var aggregate = new Option<bool>("--aggregate") { Description = "Save the default aggregation instead of the raw attributions." };
         var save = new Option<string?>("--save") { Description = "Write Inseq JSON here.", HelpName = "FILE" };
-        var html = new Option<string?>("--html") { Description = "Write an HTML heatmap page here.", HelpName = "FILE" };
-        Option<bool> overwrite = CommonOptions.Overwrite();
-        var command = new Command("attribute", "Attribute generated (or forced) outputs to their inputs (native backend).")
-        {
-            model, method, input, generated, stepScores, attributedFn, attributeTarget, posStart, posEnd, maxNewTokens, nSteps,
-            internalBatchSize, includeEos, batchSize, methodArgs, stepArgs, fnArgs, seed, aggregate, save, html, overwrite,
-        };
+        var exports = new ExportOptions();
+        var command = new Command("attribute", "Attribute generated (or forced) outputs to their inputs (native backend).") { input, generated, save };
+        shared.AddTo(command);
+        exports.AddTo(command);
         command.SetAction(parseResult =>
         {
             TextWriter output = parseResult.InvocationConfiguration.Output;
             string? savePath = parseResult.GetValue(save);
-            string? htmlPath = parseResult.GetValue(html);
-            bool replace = parseResult.GetValue(overwrite);
-            foreach (string? path in new[] { savePath, htmlPath })
-            {
-                if (path is not null && File.Exists(path) && !replace)
-                {
-                    throw new OutputFileExistsException(path);
-                }
-            }
-
-            var arguments = ParseKeyValues(parseResult.GetValue(methodArgs), "--method-args");
-            if (parseResult.GetValue(nSteps) is int n)
-            {
-                arguments["n_steps"] = n.ToString(CultureInfo.InvariantCulture);
-            }
-
-            if (parseResult.GetValue(internalBatchSize) is int ibs)
-            {
-                arguments["internal_batch_size"] = ibs.ToString(CultureInfo.InvariantCulture);
-            }
-
-            AttributionMethod attributionMethod = AttributionMethod.FromId(parseResult.GetValue(method)!, arguments);
-            var stepArguments = ParseKeyValues(parseResult.GetValue(stepArgs), "--step-scores-args");
-            var scores = (parseResult.GetValue(stepScores) ?? string.Empty)
-                .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(id => StepFunction.FromId(id, ArgumentsFor(id, stepArguments), StepFunctionEvaluator.CustomIds))
-                .ToList();
-            string? fnId = parseResult.GetValue(attributedFn);
-            StepFunction? fn = fnId is null ? null : StepFunction.FromId(fnId, ParseKeyValues(parseResult.GetValue(fnArgs), "--attributed-fn-args"), StepFunctionEvaluator.CustomIds);
+            bool replace = parseResult.GetValue(shared.Overwrite);
+            exports.CheckTargets(parseResult, replace, savePath);
+            AttributionMethod attributionMethod = shared.CreateMethod(parseResult);
             string[] inputs = parseResult.GetValue(input) ?? [];
             string[]? forced = parseResult.GetValue(generated) is { Length: > 0 } g ? g : null;
-            var request = new AttributionRequest(inputs)
-            {
-                GeneratedTexts = forced,
-                Method = attributionMethod,
-                StepScores = scores,
-                AttributedFunction = fn,
-                AttributeTarget = parseResult.GetValue(attributeTarget),
-                AttrPosStart = parseResult.GetValue(posStart),
-                AttrPosEnd = parseResult.GetValue(posEnd),
-                IncludeEosBaseline = parseResult.GetValue(includeEos),
-                BatchSize = parseResult.GetValue(batchSize),
-                Generation = new GenerationArguments { MaxNewTokens = parseResult.GetValue(maxNewTokens), Seed = parseResult.GetValue(seed) },
-            };
+            AttributionRequest request = shared.CreateRequest(parseResult, attributionMethod, inputs, forced);
 
-            string modelDir = parseResult.GetValue(model)!;
+            string modelDir = parseResult.GetValue(shared.Model)!;
             using NativeAttributionModel native = NativeAttributionModel.Load(modelDir, attributionMethod);
             FeatureAttributionOutput result = native.Attribute(request);
-            FeatureAttributionOutput shown = parseResult.GetValue(aggregate) ? result.Aggregate() : result;
+            FeatureAttributionOutput shown = parseResult.GetValue(shared.Aggregate) ? result.Aggregate() : result;
             if (savePath is not null)
             {
                 shown.Save(savePath, new SaveOptions(Overwrite: replace));
                 output.WriteLine($"wrote {savePath}");
             }
 
-            if (htmlPath is not null)
-            {
-                HtmlRenderer.Save(result, htmlPath, replace);
-                output.WriteLine($"wrote {htmlPath}");
-            }
-
-            if (savePath is null && htmlPath is null)
-            {
-                output.Write(PlainTextHeatmap.Render(result));
-            }
-
+            exports.Write(parseResult, result, output, replace, forceAggregation: false, fileWritten: savePath is not null);
             return ExitCodes.Success;
         });
         return command;
     }
 
-    /// <summary>Parses <c>K=V,K=V</c>.</summary>
-    public static Dictionary<string, string> ParseKeyValues(string? text, string option)
-    {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (string pair in (text ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            int eq = pair.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-            {
-                throw new CliUsageException($"{option}: '{pair}' is not KEY=VALUE.");
-            }
-
-            result[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
-        }
-
-        return result;
-    }
-
-    private static Dictionary<string, string> ArgumentsFor(string id, Dictionary<string, string> all)
-    {
-        // Inseq routes step score arguments by each function's signature.
-        string[] accepted = id switch
-        {
-            "probability" => ["logprob"],
-            "top_p_size" => ["top_p"],
-            _ => [],
-        };
-        return all.Where(kv => accepted.Contains(kv.Key)).ToDictionary();
-    }
+    /// <summary>Parses <c>K=V,K=V</c> (see <see cref="AttributionOptions.ParseKeyValues"/>).</summary>
+    public static Dictionary<string, string> ParseKeyValues(string? text, string option) =>
+        AttributionOptions.ParseKeyValues(text, option);
 }
