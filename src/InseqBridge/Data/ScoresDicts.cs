@@ -128,7 +128,7 @@ public static class ScoresDicts
             });
         }
 
-        return PythonJsonWriter.Write(list);
+        return PythonJsonWriter.Write(list, sortKeys: false);
     }
 
     /// <summary>Python's <c>repr</c> of a string: single quotes unless the text holds a single quote and no double
