@@ -117,17 +117,18 @@ public static class AttributeDatasetCommand
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RateColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(context =>
             {
-                ProgressTask? task = null;
+                ProgressTask task = context.AddTask("attributing", maxValue: Math.Max(1, rows.Count));
                 summary = DatasetAttributor.Run(rows, (r, t) => attribute(r, t), options, p =>
                 {
-                    task ??= context.AddTask("attributing", maxValue: p.Total);
-                    task.Increment(1);
+                    task.MaxValue = Math.Max(1, p.Total); // rows saved by an earlier run are not counted
+                    task.Value = p.Completed;
                     task.Description = p.Outcome == DatasetRowOutcome.Saved ? $"example {p.Row.Number}" : $"[red]line {p.Row.Line} failed[/]";
                     if (p.Outcome == DatasetRowOutcome.Failed)
                     {
                         console.MarkupLineInterpolated($"[red]line {p.Row.Line}[/] (example {p.Row.Number}): {p.Message}");
                     }
                 }, token);
+                task.Value = task.MaxValue;
             });
         return summary!;
     }

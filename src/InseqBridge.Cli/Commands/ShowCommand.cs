@@ -1,5 +1,6 @@
 using System.CommandLine;
 using InseqBridge.Data;
+using InseqBridge.Serialization;
 
 namespace InseqBridge.Cli.Commands;
 
@@ -13,7 +14,7 @@ public static class ShowCommand
     /// <summary>Creates the command.</summary>
     public static Command Create()
     {
-        var file = new Argument<string>("FILE") { Description = "Inseq JSON file (.json or .json.gz), saved by inseq-bridge or Python Inseq." };
+        var file = new Argument<string>("FILE") { Description = "Inseq JSON file (.json or .json.gz) saved by inseq-bridge or Python Inseq, or an attributions.jsonl of attribute-dataset." };
         var aggregate = new Option<bool>("--aggregate")
         {
             Description = "Apply the default aggregation first (always done for outputs that are not 2-D).",
@@ -26,10 +27,28 @@ public static class ShowCommand
         {
             bool replace = parseResult.GetValue(overwrite);
             exports.CheckTargets(parseResult, replace);
-            FeatureAttributionOutput attributions = FeatureAttributionOutput.Load(parseResult.GetValue(file)!);
+            FeatureAttributionOutput attributions = Load(parseResult.GetValue(file)!);
             exports.Write(parseResult, attributions, parseResult.InvocationConfiguration.Output, replace, parseResult.GetValue(aggregate), fileWritten: false);
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>Loads an Inseq JSON file, or the <c>attributions.jsonl</c> of <c>attribute-dataset --jsonl</c>
+    /// (every line's sequences, in file order).</summary>
+    public static FeatureAttributionOutput Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
+        {
+            return FeatureAttributionOutput.Load(path);
+        }
+
+        var sequences = File.ReadLines(path)
+            .Select((line, i) => (line, i))
+            .Where(x => !string.IsNullOrWhiteSpace(x.line))
+            .SelectMany(x => InseqJson.Parse(x.line, $"{path}, line {x.i + 1}").SequenceAttributions)
+            .ToList();
+        return new FeatureAttributionOutput { SequenceAttributions = sequences };
     }
 }

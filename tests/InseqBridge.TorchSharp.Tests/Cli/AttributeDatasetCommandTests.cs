@@ -66,6 +66,10 @@ public class AttributeDatasetCommandTests
         FeatureAttributionOutput third = InseqJson.Parse(lines[2]);
         Assert.Equal("26", third.Info["generated_texts"]![0]!.GetValue<string>());
         Assert.Equal(2, third.SequenceAttributions[0].SourceAttributions!.Rank); // --aggregate
+
+        CliResult shown = CliRunner.Run("show", Path.Combine(output, DatasetAttributor.JsonLinesFileName), "--html", folder.File("all.html"));
+        Assert.True(shown.ExitCode == 0, shown.ToString());
+        Assert.Equal(20, File.ReadAllText(folder.File("all.html")).Split("<section class=\"sequence\"").Length - 1);
     }
 
     [Fact]
