@@ -58,7 +58,7 @@ public sealed class AttributionOptions
     public Option<string?> FnArgs { get; } = new("--attributed-fn-args") { Description = "Attributed function arguments.", HelpName = "K=V[,K=V...]" };
 
     /// <summary><c>--seed N</c>.</summary>
-    public Option<long> Seed { get; } = new("--seed") { Description = "Seed for sampling and stochastic methods.", DefaultValueFactory = _ => 0 };
+    public Option<long> Seed { get; } = new("--seed") { Description = "Seed for sampling and stochastic methods.", DefaultValueFactory = _ => 0, HelpName = "N" };
 
     /// <summary><c>--aggregate</c>.</summary>
     public Option<bool> Aggregate { get; } = new("--aggregate") { Description = "Save the default aggregation instead of the raw attributions." };

@@ -11,8 +11,9 @@ namespace InseqBridge.Cli.Commands;
 
 /// <summary>
 /// <c>attribute</c>: Inseq's <c>model.attribute(...)</c> from the command line, on the native backend. With
-/// <c>--save</c> it writes Inseq JSON (with <c>--aggregate</c>, its default aggregation); with <c>--html</c> a page;
-/// otherwise it prints a heatmap table.
+/// <c>--save</c> it writes Inseq JSON (with <c>--aggregate</c>, its default aggregation); <c>--html</c>, <c>--csv</c>
+/// and <c>--scores-json</c> write views (see <see cref="ExportOptions"/>); without any file, or with <c>--show</c>,
+/// it prints a heatmap. The attribution flags are shared with <c>attribute-dataset</c> (<see cref="AttributionOptions"/>).
 /// </summary>
 public static class AttributeCommand
 {
