@@ -48,6 +48,7 @@ public static class CommandLine
 
         // Main job.
         root.Subcommands.Add(AttributeCommand.Create());
+        root.Subcommands.Add(AttributeDatasetCommand.Create());
 
         // Inspection of saved results.
         root.Subcommands.Add(ShowCommand.Create());

@@ -1,63 +1,54 @@
 using System.CommandLine;
 using InseqBridge.Data;
-using InseqBridge.Cli.Rendering;
-using InseqBridge.Visualization;
-using Spectre.Console;
+using InseqBridge.Serialization;
 
 namespace InseqBridge.Cli.Commands;
 
 /// <summary>
 /// <c>show FILE</c>: loads an Inseq JSON file (ours or Python Inseq's) and prints a heatmap to the console, or
-/// writes an HTML page (<c>--html</c>) and/or long-format CSV (<c>--csv</c>).
+/// writes an HTML page (<c>--html</c>), long-format CSV (<c>--csv</c>) and/or <c>get_scores_dicts</c> JSON
+/// (<c>--scores-json</c>).
 /// </summary>
 public static class ShowCommand
 {
     /// <summary>Creates the command.</summary>
     public static Command Create()
     {
-        var file = new Argument<string>("FILE") { Description = "Inseq JSON file (.json or .json.gz)." };
-        var html = new Option<string?>("--html") { Description = "Write a self-contained HTML page here.", HelpName = "OUT" };
-        var csv = new Option<string?>("--csv") { Description = "Write long-format CSV here.", HelpName = "OUT" };
+        var file = new Argument<string>("FILE") { Description = "Inseq JSON file (.json or .json.gz) saved by inseq-bridge or Python Inseq, or an attributions.jsonl of attribute-dataset." };
         var aggregate = new Option<bool>("--aggregate")
         {
             Description = "Apply the default aggregation first (always done for outputs that are not 2-D).",
         };
         Option<bool> overwrite = CommonOptions.Overwrite();
-        var command = new Command("show", "Show saved attributions as a heatmap, HTML or CSV.") { file, html, csv, aggregate, overwrite };
+        var exports = new ExportOptions();
+        var command = new Command("show", "Show saved attributions as a console heatmap, HTML page, CSV or scores JSON.") { file, aggregate, overwrite };
+        exports.AddTo(command);
         command.SetAction(parseResult =>
         {
-            TextWriter output = parseResult.InvocationConfiguration.Output;
-            FeatureAttributionOutput attributions = FeatureAttributionOutput.Load(parseResult.GetValue(file)!);
-            bool force = parseResult.GetValue(aggregate);
             bool replace = parseResult.GetValue(overwrite);
-            string? htmlPath = parseResult.GetValue(html);
-            string? csvPath = parseResult.GetValue(csv);
-            if (htmlPath is not null)
-            {
-                HtmlRenderer.Save(attributions, htmlPath, replace, force);
-                output.WriteLine($"wrote {htmlPath}");
-            }
-
-            if (csvPath is not null)
-            {
-                CsvExporter.Save(attributions, csvPath, replace, force);
-                output.WriteLine($"wrote {csvPath}");
-            }
-
-            if (htmlPath is null && csvPath is null)
-            {
-                if (ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected)
-                {
-                    SpectreHeatmapRenderer.Render(AnsiConsole.Console, HeatmapBuilder.Build(attributions, force));
-                }
-                else
-                {
-                    output.Write(PlainTextHeatmap.Render(attributions, forceAggregation: force));
-                }
-            }
-
+            exports.CheckTargets(parseResult, replace);
+            FeatureAttributionOutput attributions = Load(parseResult.GetValue(file)!);
+            exports.Write(parseResult, attributions, parseResult.InvocationConfiguration.Output, replace, parseResult.GetValue(aggregate), fileWritten: false);
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>Loads an Inseq JSON file, or the <c>attributions.jsonl</c> of <c>attribute-dataset --jsonl</c>
+    /// (every line's sequences, in file order).</summary>
+    public static FeatureAttributionOutput Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
+        {
+            return FeatureAttributionOutput.Load(path);
+        }
+
+        var sequences = File.ReadLines(path)
+            .Select((line, i) => (line, i))
+            .Where(x => !string.IsNullOrWhiteSpace(x.line))
+            .SelectMany(x => InseqJson.Parse(x.line, $"{path}, line {x.i + 1}").SequenceAttributions)
+            .ToList();
+        return new FeatureAttributionOutput { SequenceAttributions = sequences };
     }
 }

@@ -5,12 +5,12 @@ using Spectre.Console;
 namespace InseqBridge.Cli.Rendering;
 
 /// <summary>
-/// Draws heatmaps as coloured Spectre.Console tables (red negative, blue positive, symmetric range per sequence),
-/// split into column blocks that fit the console width.
+/// Draws heatmaps as coloured Spectre.Console tables (red negative, blue positive, white zero, symmetric range per
+/// sequence), split into column blocks that fit the console width; long tokens are cut with '…'.
 /// </summary>
 public static class SpectreHeatmapRenderer
 {
-    private const int CellWidth = 6;
+    private const int CellWidth = 5; // "-0.00"
 
     /// <summary>Writes every sequence to <paramref name="console"/>.</summary>
     public static void Render(IAnsiConsole console, IReadOnlyList<SequenceHeatmaps> sequences)
@@ -45,24 +45,41 @@ public static class SpectreHeatmapRenderer
         IReadOnlyList<string> columns,
         IReadOnlyList<(string Label, IReadOnlyList<float> Values, DivergingColorScale Scale)> rows)
     {
-        var headers = columns.Select(TokenDisplay.Readable).ToList();
-        int labelWidth = rows.Select(r => r.Label.Length).DefaultIfEmpty(1).Max();
-        int perColumn = Math.Max(CellWidth, headers.Select(h => h.Length).DefaultIfEmpty(1).Max()) + 3;
-        int fit = Math.Max(1, (console.Profile.Width - labelWidth - 4) / perColumn);
-        for (int start = 0; start < columns.Count; start += fit)
+        int width = Math.Max(30, console.Profile.Width);
+        int maxToken = Math.Clamp(width / 4, 6, 16);
+        var headers = columns.Select(c => TokenDisplay.Fit(TokenDisplay.Readable(c), maxToken)).ToList();
+        var labels = rows.Select(r => TokenDisplay.Fit(r.Label, maxToken)).ToList();
+        int labelWidth = labels.Select(l => l.Length).DefaultIfEmpty(1).Max();
+
+        // Simple border: one space of padding each side of every cell plus a one-character column separator.
+        int start = 0;
+        while (start < columns.Count)
         {
-            int end = Math.Min(columns.Count, start + fit);
-            var grid = new Table { Title = new TableTitle(start == 0 ? title : $"{title} (continued)") };
-            grid.Border(TableBorder.Simple);
-            grid.AddColumn(new TableColumn(string.Empty));
-            for (int c = start; c < end; c++)
+            int used = labelWidth + 3, end = start;
+            while (end < columns.Count)
             {
-                grid.AddColumn(new TableColumn(Markup.Escape(headers[c])).RightAligned());
+                int column = Math.Max(CellWidth, headers[end].Length) + 3;
+                if (end > start && used + column > width)
+                {
+                    break;
+                }
+
+                used += column;
+                end++;
             }
 
-            foreach (var (label, values, scale) in rows)
+            var grid = new Table { Title = new TableTitle(start == 0 ? title : $"{title} (continued)") };
+            grid.Border(TableBorder.Simple);
+            grid.AddColumn(new TableColumn(string.Empty).NoWrap());
+            for (int c = start; c < end; c++)
             {
-                var cells = new List<Markup> { new(Markup.Escape(label)) };
+                grid.AddColumn(new TableColumn(Markup.Escape(headers[c])).RightAligned().NoWrap());
+            }
+
+            for (int r = 0; r < rows.Count; r++)
+            {
+                var (_, values, scale) = rows[r];
+                var cells = new List<Markup> { new(Markup.Escape(labels[r])) };
                 for (int c = start; c < end; c++)
                 {
                     cells.Add(Cell(c < values.Count ? values[c] : float.NaN, scale));
@@ -72,6 +89,7 @@ public static class SpectreHeatmapRenderer
             }
 
             console.Write(grid);
+            start = end;
         }
     }
 

@@ -136,9 +136,16 @@ public abstract class TransformerLanguageModel : IDisposable
     }
 
     /// <summary>Loads the architecture matching the checkpoint's config.</summary>
-    public static TransformerLanguageModel Load(string directory, ModelConfig config)
+    public static TransformerLanguageModel Load(string directory, ModelConfig config) =>
+        FromWeights(config, SafetensorsCheckpoint.Load(directory));
+
+    /// <summary>Builds the architecture matching <paramref name="config"/> over weights keyed by their Hugging Face
+    /// checkpoint names (taken over: disposed with the model, or here when construction fails). Weights that require
+    /// gradients stay differentiable, so the same forward can train a model (see examples/DemoModel).</summary>
+    public static TransformerLanguageModel FromWeights(ModelConfig config, Dictionary<string, Tensor> weights)
     {
-        Dictionary<string, Tensor> weights = SafetensorsCheckpoint.Load(directory);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
         try
         {
             return config switch

@@ -11,14 +11,14 @@ namespace InseqBridge.Serialization;
 /// </summary>
 internal static class PythonJsonWriter
 {
-    public static string Write(JsonNode? node)
+    public static string Write(JsonNode? node, bool sortKeys = true)
     {
         var sb = new StringBuilder();
-        WriteNode(sb, node, 0);
+        WriteNode(sb, node, 0, sortKeys);
         return sb.ToString();
     }
 
-    private static void WriteNode(StringBuilder sb, JsonNode? node, int depth)
+    private static void WriteNode(StringBuilder sb, JsonNode? node, int depth, bool sortKeys = true)
     {
         switch (node)
         {
@@ -26,10 +26,10 @@ internal static class PythonJsonWriter
                 sb.Append("null");
                 break;
             case JsonObject obj:
-                WriteObject(sb, obj, depth);
+                WriteObject(sb, obj, depth, sortKeys);
                 break;
             case JsonArray array:
-                WriteArray(sb, array, depth);
+                WriteArray(sb, array, depth, sortKeys);
                 break;
             case JsonValue value:
                 WriteValue(sb, value);
@@ -39,7 +39,7 @@ internal static class PythonJsonWriter
         }
     }
 
-    private static void WriteObject(StringBuilder sb, JsonObject obj, int depth)
+    private static void WriteObject(StringBuilder sb, JsonObject obj, int depth, bool sortKeys)
     {
         if (obj.Count == 0)
         {
@@ -49,14 +49,15 @@ internal static class PythonJsonWriter
 
         sb.Append('{');
         bool first = true;
-        foreach (var (key, value) in obj.OrderBy(p => p.Key, StringComparer.Ordinal))
+        IEnumerable<KeyValuePair<string, JsonNode?>> entries = sortKeys ? obj.OrderBy(p => p.Key, StringComparer.Ordinal) : obj;
+        foreach (var (key, value) in entries)
         {
             sb.Append(first ? "\n" : ",\n");
             first = false;
             Indent(sb, depth + 1);
             WriteString(sb, key);
             sb.Append(": ");
-            WriteNode(sb, value, depth + 1);
+            WriteNode(sb, value, depth + 1, sortKeys);
         }
 
         sb.Append('\n');
@@ -64,7 +65,7 @@ internal static class PythonJsonWriter
         sb.Append('}');
     }
 
-    private static void WriteArray(StringBuilder sb, JsonArray array, int depth)
+    private static void WriteArray(StringBuilder sb, JsonArray array, int depth, bool sortKeys)
     {
         if (array.Count == 0)
         {
@@ -77,7 +78,7 @@ internal static class PythonJsonWriter
         {
             sb.Append(i == 0 ? "\n" : ",\n");
             Indent(sb, depth + 1);
-            WriteNode(sb, array[i], depth + 1);
+            WriteNode(sb, array[i], depth + 1, sortKeys);
         }
 
         sb.Append('\n');

@@ -23,6 +23,8 @@ public static class HtmlRenderer
         td.cell.empty { background: #fafafa; }
         tr.step-score th { font-style: italic; font-family: system-ui, sans-serif; }
         .legend { font-size: 0.85em; color: #555; }
+        .scale { display: flex; align-items: center; gap: 0.5em; font-size: 0.8em; color: #555; margin-bottom: 0.5em; }
+        .scale-bar { display: inline-block; width: 12em; height: 0.9em; border: 1px solid #ccc; background: linear-gradient(to right, #ff0000, #ffffff, #0000ff); }
         """;
 
     /// <summary>Renders the page.</summary>
@@ -46,7 +48,7 @@ public static class HtmlRenderer
             .Append("<p class=\"legend\">Columns: attributed target tokens. Colour: ")
             .Append("<span style=\"color:#d00\">red negative</span>, <span style=\"color:#00d\">blue positive</span>, ")
             .Append("symmetric range per sequence. ").Append(Escape(TokenDisplay.VisibleSpace.ToString()))
-            .AppendLine(" marks a leading space. Hover a cell for its exact value.</p>");
+            .AppendLine(" marks a space, ⏎ a line break. Hover a cell for its exact value.</p>");
         foreach (SequenceHeatmaps sequence in sequences)
         {
             AppendSequence(html, sequence);
@@ -74,6 +76,9 @@ public static class HtmlRenderer
         DivergingColorScale scale = sequence.Scale;
         html.Append("<section class=\"sequence\" data-sequence=\"").Append(sequence.Index.ToString(CultureInfo.InvariantCulture)).AppendLine("\">")
             .Append("<h2>Sequence ").Append(sequence.Index.ToString(CultureInfo.InvariantCulture)).AppendLine("</h2>");
+        string max = ValueText.Short((float)scale.MaxAbs);
+        html.Append("<div class=\"scale\"><span>−").Append(max).Append("</span><span class=\"scale-bar\"></span><span>+")
+            .Append(max).AppendLine("</span></div>");
         var tables = sequence.Tables.ToList();
         for (int t = 0; t < tables.Count; t++)
         {

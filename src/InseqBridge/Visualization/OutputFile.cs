@@ -4,7 +4,7 @@ using InseqBridge.Serialization;
 namespace InseqBridge.Visualization;
 
 /// <summary>Writes rendered text files, refusing to replace an existing file unless asked to.</summary>
-internal static class OutputFile
+public static class OutputFile
 {
     /// <summary>Writes <paramref name="text"/> as UTF-8 without a byte order mark.</summary>
     /// <exception cref="OutputFileExistsException">The file exists and <paramref name="overwrite"/> is false.</exception>

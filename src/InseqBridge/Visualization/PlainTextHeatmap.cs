@@ -17,8 +17,17 @@ public static class PlainTextHeatmap
     public static string Render(FeatureAttributionOutput output, int maxWidth = 120, bool forceAggregation = false)
     {
         ArgumentNullException.ThrowIfNull(output);
+        return Render(HeatmapBuilder.Build(output, forceAggregation), maxWidth);
+    }
+
+    /// <summary>Renders tables already built by <see cref="HeatmapBuilder"/>.</summary>
+    /// <param name="sequences">The tables of each sequence.</param>
+    /// <param name="maxWidth">Maximum line width in characters (row labels longer than a third of it are cut).</param>
+    public static string Render(IReadOnlyList<SequenceHeatmaps> sequences, int maxWidth = 120)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
         var text = new StringBuilder();
-        foreach (SequenceHeatmaps sequence in HeatmapBuilder.Build(output, forceAggregation))
+        foreach (SequenceHeatmaps sequence in sequences)
         {
             text.Append("Sequence ").Append(sequence.Index.ToString(CultureInfo.InvariantCulture)).Append('\n');
             foreach (AttributionHeatmap table in sequence.Tables)
@@ -50,8 +59,10 @@ public static class PlainTextHeatmap
         IReadOnlyList<(string Label, IReadOnlyList<float> Values)> rows,
         int maxWidth)
     {
+        int maxLabel = Math.Max(8, maxWidth / 3);
+        rows = rows.Select(r => (Label: TokenDisplay.Fit(r.Label, maxLabel), r.Values)).ToList();
         int labelWidth = Math.Max(1, rows.Select(r => r.Label.Length).DefaultIfEmpty(1).Max());
-        var headers = columns.Select(TokenDisplay.Readable).ToList();
+        var headers = columns.Select(c => TokenDisplay.Fit(TokenDisplay.Readable(c), Math.Max(6, maxWidth - labelWidth - 1))).ToList();
         var widths = headers.Select(h => Math.Max(h.Length, 6)).ToList();
         int start = 0;
         while (start < columns.Count)

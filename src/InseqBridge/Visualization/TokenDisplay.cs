@@ -2,29 +2,88 @@ using System.Text;
 
 namespace InseqBridge.Visualization;
 
-/// <summary>Makes raw tokenizer pieces readable: byte-level BPE and SentencePiece space markers become a visible
-/// space sign, byte-level newlines and tabs become arrows.</summary>
+/// <summary>
+/// Makes raw tokenizer pieces readable. Byte-level BPE pieces (GPT-2, BART, Llama 3 style: <c>Ġworld</c>,
+/// <c>Ã©</c>) are decoded to their text; SentencePiece's <c>▁</c> is a space; then whitespace is made visible:
+/// space <c>␣</c>, newline <c>⏎</c>, tab <c>⇥</c>, carriage return <c>␍</c>.
+/// </summary>
 public static class TokenDisplay
 {
-    /// <summary>The sign shown where a token carries a leading space (U+2423 OPEN BOX).</summary>
+    /// <summary>The sign shown for a space (U+2423 OPEN BOX).</summary>
     public const char VisibleSpace = '\u2423';
 
-    /// <summary>Returns <paramref name="token"/> with whitespace markers replaced by visible signs.</summary>
+    /// <summary>The sign shown for a line break (U+23CE RETURN SYMBOL).</summary>
+    public const char VisibleNewline = '\u23CE';
+
+    /// <summary>The sign shown for a tab (U+21E5).</summary>
+    public const char VisibleTab = '\u21E5';
+
+    private static readonly Dictionary<char, byte> ByteLevelChars = BuildByteLevelChars();
+    private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
+
+    /// <summary>Returns <paramref name="token"/> decoded and with whitespace made visible.</summary>
     public static string Readable(string token)
     {
         ArgumentNullException.ThrowIfNull(token);
-        var text = new StringBuilder(token.Length);
-        foreach (char c in token)
+        string text = DecodeByteLevel(token) ?? token.Replace('\u2581', ' ');
+        var visible = new StringBuilder(text.Length);
+        foreach (char c in text)
         {
-            text.Append(c switch
+            visible.Append(c switch
             {
-                '\u0120' or '\u2581' or ' ' => VisibleSpace, // 'Ġ' (byte-level BPE), '▁' (SentencePiece)
-                '\u010A' or '\n' => '\u21B5', // 'Ċ': newline
-                '\u0109' or '\t' => '\u21E5', // 'ĉ': tab
+                ' ' => VisibleSpace,
+                '\n' => VisibleNewline,
+                '\t' => VisibleTab,
+                '\r' => '\u240D',
                 _ => c,
             });
         }
 
-        return text.ToString();
+        return visible.ToString();
+    }
+
+    /// <summary>Cuts <paramref name="text"/> to at most <paramref name="width"/> characters, marking a cut with '…'.</summary>
+    public static string Fit(string text, int width)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Length <= width ? text : string.Concat(text.AsSpan(0, Math.Max(0, width - 1)), "\u2026");
+    }
+
+    /// <summary>The text of a byte-level BPE piece, or null when the piece is not one (a character outside GPT-2's
+    /// byte alphabet) or its bytes are not complete UTF-8 (a piece holding part of a character stays raw).</summary>
+    private static string? DecodeByteLevel(string token)
+    {
+        var bytes = new byte[token.Length];
+        for (int i = 0; i < token.Length; i++)
+        {
+            if (!ByteLevelChars.TryGetValue(token[i], out bytes[i]))
+            {
+                return null;
+            }
+        }
+
+        try
+        {
+            return StrictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
+    }
+
+    // GPT-2's bytes_to_unicode table, reversed: printable Latin-1 bytes stand for themselves, the other bytes for
+    // U+0100 onwards in byte order.
+    private static Dictionary<char, byte> BuildByteLevelChars()
+    {
+        var table = new Dictionary<char, byte>(256);
+        int next = 256;
+        for (int b = 0; b < 256; b++)
+        {
+            bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+            table[printable ? (char)b : (char)next++] = (byte)b;
+        }
+
+        return table;
     }
 }

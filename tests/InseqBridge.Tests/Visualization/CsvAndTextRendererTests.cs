@@ -52,6 +52,12 @@ public class CsvAndTextRendererTests
         Assert.Equal("\u2423world", TokenDisplay.Readable("\u0120world"));
         Assert.Equal("\u2423le", TokenDisplay.Readable("\u2581le"));
         Assert.Equal("a", TokenDisplay.Readable("a"));
+        Assert.Equal("caf\u00e9", TokenDisplay.Readable("caf\u00c3\u00a9")); // byte-level UTF-8 decoded
+        Assert.Equal("\u23CE\u23CE", TokenDisplay.Readable("\u010A\u010A")); // 'ĊĊ': two line breaks
+        Assert.Equal("\u21E5x", TokenDisplay.Readable("\u0109x"));
+        Assert.Equal("\u00c3", TokenDisplay.Readable("\u00c3")); // half a character: kept raw
+        Assert.Equal("<s>", TokenDisplay.Readable("<s>"));
+        Assert.Equal("ab\u2026", TokenDisplay.Fit("abcdef", 3));
         Assert.Equal(string.Create(CultureInfo.InvariantCulture, $"{0.5f:0.00}"), ValueText.Short(0.5f));
     }
 

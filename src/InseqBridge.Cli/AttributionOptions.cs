@@ -1,0 +1,186 @@
+using System.CommandLine;
+using System.Globalization;
+using InseqBridge.Attribution;
+using InseqBridge.TorchSharp.Attribution;
+
+namespace InseqBridge.Cli;
+
+/// <summary>
+/// The attribution flags shared by <c>attribute</c> and <c>attribute-dataset</c> (model, method, step scores,
+/// positions, generation and method arguments). One instance per command: <see cref="AddTo"/> registers the
+/// options, <see cref="CreateMethod"/> and <see cref="CreateRequest"/> read them back.
+/// </summary>
+public sealed class AttributionOptions
+{
+    /// <summary><c>--model DIR</c>.</summary>
+    public Option<string> Model { get; } = CommonOptions.Model();
+
+    /// <summary><c>--method ID</c>.</summary>
+    public Option<string> Method { get; } = new("--method") { Description = "Attribution method id (see list-methods).", DefaultValueFactory = _ => "saliency", HelpName = "ID" };
+
+    /// <summary><c>--step-scores ID,...</c>.</summary>
+    public Option<string?> StepScores { get; } = new("--step-scores") { Description = "Comma-separated step score ids (see list-step-functions).", HelpName = "ID[,ID...]" };
+
+    /// <summary><c>--attributed-fn ID</c>.</summary>
+    public Option<string?> AttributedFn { get; } = new("--attributed-fn") { Description = "Step function to attribute (default: probability).", HelpName = "ID" };
+
+    /// <summary><c>--attribute-target</c>.</summary>
+    public Option<bool> AttributeTarget { get; } = new("--attribute-target") { Description = "Encoder-decoders: also attribute to the target prefix." };
+
+    /// <summary><c>--attr-pos-start N</c>.</summary>
+    public Option<int?> PosStart { get; } = new("--attr-pos-start") { Description = "First attributed target position.", HelpName = "N" };
+
+    /// <summary><c>--attr-pos-end N</c>.</summary>
+    public Option<int?> PosEnd { get; } = new("--attr-pos-end") { Description = "One past the last attributed position.", HelpName = "N" };
+
+    /// <summary><c>--max-new-tokens N</c>.</summary>
+    public Option<int?> MaxNewTokens { get; } = new("--max-new-tokens") { Description = "Generation length when no forced output text is given.", HelpName = "N" };
+
+    /// <summary><c>--n-steps N</c>.</summary>
+    public Option<int?> NSteps { get; } = new("--n-steps") { Description = "Integrated gradients: interpolation steps (default 50).", HelpName = "N" };
+
+    /// <summary><c>--internal-batch-size N</c>.</summary>
+    public Option<int?> InternalBatchSize { get; } = new("--internal-batch-size") { Description = "Integrated gradients: rows per forward pass.", HelpName = "N" };
+
+    /// <summary><c>--include-eos-baseline</c>.</summary>
+    public Option<bool> IncludeEos { get; } = new("--include-eos-baseline") { Description = "Use UNK at EOS positions of the baseline too." };
+
+    /// <summary><c>--batch-size N</c>.</summary>
+    public Option<int?> BatchSize { get; } = new("--batch-size") { Description = "Inputs per batch (default: all).", HelpName = "N" };
+
+    /// <summary><c>--method-args K=V,...</c>.</summary>
+    public Option<string?> MethodArgs { get; } = new("--method-args") { Description = "Other method arguments, e.g. method=riemann_trapezoid.", HelpName = "K=V[,K=V...]" };
+
+    /// <summary><c>--step-scores-args K=V,...</c>.</summary>
+    public Option<string?> StepArgs { get; } = new("--step-scores-args") { Description = "Step score arguments, e.g. logprob=true.", HelpName = "K=V[,K=V...]" };
+
+    /// <summary><c>--attributed-fn-args K=V,...</c>.</summary>
+    public Option<string?> FnArgs { get; } = new("--attributed-fn-args") { Description = "Attributed function arguments.", HelpName = "K=V[,K=V...]" };
+
+    /// <summary><c>--seed N</c>.</summary>
+    public Option<long> Seed { get; } = new("--seed") { Description = "Seed for sampling and stochastic methods.", DefaultValueFactory = _ => 0, HelpName = "N" };
+
+    /// <summary><c>--aggregate</c>.</summary>
+    public Option<bool> Aggregate { get; } = new("--aggregate") { Description = "Save the default aggregation instead of the raw attributions." };
+
+    /// <summary><c>--overwrite</c>.</summary>
+    public Option<bool> Overwrite { get; } = CommonOptions.Overwrite();
+
+    /// <summary>The options, in help order.</summary>
+    public IEnumerable<Option> All =>
+    [
+        Model, Method, StepScores, AttributedFn, AttributeTarget, PosStart, PosEnd, MaxNewTokens, NSteps,
+        InternalBatchSize, IncludeEos, BatchSize, MethodArgs, StepArgs, FnArgs, Seed, Aggregate, Overwrite,
+    ];
+
+    /// <summary>Adds every option to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        foreach (Option option in All)
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    /// <summary>The attribution method with its arguments (<c>--method</c>, <c>--method-args</c>, <c>--n-steps</c>,
+    /// <c>--internal-batch-size</c>).</summary>
+    public AttributionMethod CreateMethod(ParseResult parseResult)
+    {
+        ArgumentNullException.ThrowIfNull(parseResult);
+        var arguments = ParseKeyValues(parseResult.GetValue(MethodArgs), "--method-args");
+        if (parseResult.GetValue(NSteps) is int n)
+        {
+            arguments["n_steps"] = n.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (parseResult.GetValue(InternalBatchSize) is int ibs)
+        {
+            arguments["internal_batch_size"] = ibs.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return AttributionMethod.FromId(parseResult.GetValue(Method)!, arguments);
+    }
+
+    /// <summary>The request for <paramref name="inputs"/> (and forced outputs) with every other flag applied.</summary>
+    public AttributionRequest CreateRequest(ParseResult parseResult, AttributionMethod method, IReadOnlyList<string> inputs, IReadOnlyList<string>? generated)
+    {
+        ArgumentNullException.ThrowIfNull(parseResult);
+        var stepArguments = ParseKeyValues(parseResult.GetValue(StepArgs), "--step-scores-args");
+        var fnArguments = ParseKeyValues(parseResult.GetValue(FnArgs), "--attributed-fn-args");
+        ForceContrastInputs = TakeFlag(stepArguments, "contrast_force_inputs") | TakeFlag(fnArguments, "contrast_force_inputs");
+        string[] scoreIds = (parseResult.GetValue(StepScores) ?? string.Empty)
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        string? unknown = stepArguments.Keys.FirstOrDefault(k => !scoreIds.Any(id => AcceptedArguments(id).Contains(k)));
+        if (unknown is not null && scoreIds.All(id => !StepFunctionEvaluator.CustomIds.Contains(id)))
+        {
+            throw new CliUsageException($"--step-scores-args: no selected step score takes '{unknown}'.");
+        }
+
+        var scores = scoreIds
+            .Select(id => StepFunction.FromId(id, ArgumentsFor(id, stepArguments), StepFunctionEvaluator.CustomIds))
+            .ToList();
+        string? fnId = parseResult.GetValue(AttributedFn);
+        StepFunction? fn = fnId is null ? null : StepFunction.FromId(fnId, fnArguments, StepFunctionEvaluator.CustomIds);
+        return new AttributionRequest(inputs)
+        {
+            GeneratedTexts = generated,
+            Method = method,
+            StepScores = scores,
+            AttributedFunction = fn,
+            AttributeTarget = parseResult.GetValue(AttributeTarget),
+            AttrPosStart = parseResult.GetValue(PosStart),
+            AttrPosEnd = parseResult.GetValue(PosEnd),
+            IncludeEosBaseline = parseResult.GetValue(IncludeEos),
+            BatchSize = parseResult.GetValue(BatchSize),
+            Generation = new GenerationArguments { MaxNewTokens = parseResult.GetValue(MaxNewTokens), Seed = parseResult.GetValue(Seed) },
+        };
+    }
+
+    /// <summary>Parses <c>K=V,K=V</c>.</summary>
+    public static Dictionary<string, string> ParseKeyValues(string? text, string option)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string pair in (text ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new CliUsageException($"{option}: '{pair}' is not KEY=VALUE.");
+            }
+
+            result[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Set by <see cref="CreateRequest"/> when the step score or attributed function arguments carry
+    /// <c>contrast_force_inputs=true</c> (Inseq accepts it there too).
+    /// </summary>
+    public bool ForceContrastInputs { get; private set; }
+
+    /// <summary>Removes a boolean K=V entry (e.g. <c>contrast_force_inputs=true</c>) and returns its value.</summary>
+    private static bool TakeFlag(Dictionary<string, string> arguments, string key)
+    {
+        if (!arguments.Remove(key, out string? value))
+        {
+            return false;
+        }
+
+        return bool.TryParse(value, out bool flag) ? flag : throw new CliUsageException($"{key} must be true or false (got '{value}').");
+    }
+
+    /// <summary>The arguments a built-in step function takes (Inseq routes step score arguments by signature).</summary>
+    private static string[] AcceptedArguments(string id) => id switch
+    {
+        "probability" or "contrast_prob" or "contrast_prob_diff" => ["logprob"],
+        "top_p_size" => ["top_p"],
+        "kl_divergence" => ["top_k", "top_p", "min_tokens_to_keep"],
+        _ => [],
+    };
+
+    private static Dictionary<string, string> ArgumentsFor(string id, Dictionary<string, string> all) =>
+        StepFunctionEvaluator.CustomIds.Contains(id) ? all : all.Where(kv => AcceptedArguments(id).Contains(kv.Key)).ToDictionary();
+}
