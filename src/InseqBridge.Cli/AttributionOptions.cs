@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
 using InseqBridge.TorchSharp.Attribution;
 
@@ -63,6 +64,16 @@ public sealed class AttributionOptions
     /// <summary><c>--aggregate</c>.</summary>
     public Option<bool> Aggregate { get; } = new("--aggregate") { Description = "Save the default aggregation instead of the raw attributions." };
 
+    /// <summary><c>--aggregator ID,...</c>: aggregate with these aggregators / functions instead of the default.</summary>
+    public Option<string?> Aggregator { get; } = new("--aggregator")
+    {
+        Description = "Aggregate with these aggregator or function ids in order (scores, subwords, mean, max, min, sum, prod, absmax, vnorm); implies --aggregate.",
+        HelpName = "ID[,ID...]",
+    };
+
+    /// <summary><c>--aggregate-fn ID,...</c>: one aggregation function per <c>--aggregator</c> id.</summary>
+    public Option<string?> AggregateFn { get; } = new("--aggregate-fn") { Description = "Aggregation function per --aggregator id.", HelpName = "ID[,ID...]" };
+
     /// <summary><c>--overwrite</c>.</summary>
     public Option<bool> Overwrite { get; } = CommonOptions.Overwrite();
 
@@ -70,7 +81,7 @@ public sealed class AttributionOptions
     public IEnumerable<Option> All =>
     [
         Model, Method, StepScores, AttributedFn, AttributeTarget, PosStart, PosEnd, MaxNewTokens, NSteps,
-        InternalBatchSize, IncludeEos, BatchSize, MethodArgs, StepArgs, FnArgs, Seed, Aggregate, Overwrite,
+        InternalBatchSize, IncludeEos, BatchSize, MethodArgs, StepArgs, FnArgs, Seed, Aggregate, Aggregator, AggregateFn, Overwrite,
     ];
 
     /// <summary>Adds every option to <paramref name="command"/>.</summary>
@@ -135,6 +146,26 @@ public sealed class AttributionOptions
             BatchSize = parseResult.GetValue(BatchSize),
             Generation = new GenerationArguments { MaxNewTokens = parseResult.GetValue(MaxNewTokens), Seed = parseResult.GetValue(Seed) },
         };
+    }
+
+    /// <summary>
+    /// The aggregation to apply before saving: null for none, an empty array for the default pipeline
+    /// (<c>--aggregate</c>), or the <c>--aggregator</c> pipeline.
+    /// </summary>
+    public IAggregator[]? CreateAggregation(ParseResult parseResult)
+    {
+        ArgumentNullException.ThrowIfNull(parseResult);
+        static string[]? Ids(string? text) => text?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        string[]? ids = Ids(parseResult.GetValue(Aggregator));
+        string[]? functions = Ids(parseResult.GetValue(AggregateFn));
+        if (ids is null)
+        {
+            return functions is not null
+                ? throw new CliUsageException("--aggregate-fn needs --aggregator.")
+                : parseResult.GetValue(Aggregate) ? [] : null;
+        }
+
+        return AggregatorPipeline.Parse(ids, functions);
     }
 
     /// <summary>Parses <c>K=V,K=V</c>.</summary>

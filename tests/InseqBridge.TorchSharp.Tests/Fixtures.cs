@@ -26,6 +26,8 @@ public static class Fixtures
 
     public static string ReferenceExtraDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "reference-extra");
 
+    public static string ReferenceAggregationDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "reference-aggregation");
+
     public static string ModelDir(string name) => Path.Combine(ParityDir, "models", name);
 
     public static IEnumerable<string> ModelNames => ["gpt2", "bart", "llama", "qwen2", "marian", "t5"];

@@ -73,7 +73,7 @@ public static class AttributeCommand
             string modelDir = parseResult.GetValue(shared.Model)!;
             using NativeAttributionModel native = NativeAttributionModel.Load(modelDir, attributionMethod);
             FeatureAttributionOutput result = native.Attribute(request);
-            FeatureAttributionOutput shown = parseResult.GetValue(shared.Aggregate) ? result.Aggregate() : result;
+            FeatureAttributionOutput shown = shared.CreateAggregation(parseResult) is IAggregator[] pipeline ? result.Aggregate(pipeline) : result;
             if (savePath is not null)
             {
                 var encoding = parseResult.GetValue(saveFormat) == "0.6" ? InseqJsonEncoding.Inseq06 : InseqJsonEncoding.Inseq07;

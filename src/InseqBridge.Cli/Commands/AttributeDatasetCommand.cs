@@ -61,7 +61,7 @@ public static class AttributeDatasetCommand
                 directory,
                 JsonLines: parseResult.GetValue(jsonl),
                 Overwrite: parseResult.GetValue(shared.Overwrite),
-                Aggregate: parseResult.GetValue(shared.Aggregate),
+                Aggregators: shared.CreateAggregation(parseResult),
                 DatasetName: Path.GetFileName(path));
 
             using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);

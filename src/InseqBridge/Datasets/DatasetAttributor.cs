@@ -15,13 +15,14 @@ namespace InseqBridge.Datasets;
 /// writing one Inseq JSON file per example.</param>
 /// <param name="Overwrite">Attribute and replace examples that are already saved (default: skip them, resuming an
 /// interrupted run).</param>
-/// <param name="Aggregate">Save Inseq's default aggregation instead of the raw attributions.</param>
+/// <param name="Aggregators">Save an aggregation instead of the raw attributions: an empty array for Inseq's default
+/// pipeline, or the aggregators to apply in order (null: raw).</param>
 /// <param name="DatasetName">Recorded as <c>info["dataset"]</c> in every result.</param>
 public sealed record DatasetAttributionOptions(
     string OutputDirectory,
     bool JsonLines = false,
     bool Overwrite = false,
-    bool Aggregate = false,
+    IReadOnlyList<IAggregator>? Aggregators = null,
     string? DatasetName = null);
 
 /// <summary>What happened to one row.</summary>
@@ -129,9 +130,9 @@ public static partial class DatasetAttributor
                 }
 
                 FeatureAttributionOutput output = attribute(row, cancellationToken);
-                if (options.Aggregate)
+                if (options.Aggregators is { } aggregators)
                 {
-                    output = output.Aggregate();
+                    output = output.Aggregate([.. aggregators]);
                 }
 
                 var info = (JsonObject)output.Info.DeepClone();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
 
 namespace InseqBridge.TorchSharp.Tests.Attribution;
@@ -11,8 +12,12 @@ namespace InseqBridge.TorchSharp.Tests.Attribution;
 /// </remarks>
 public sealed record ReferenceCase(string Id, string Model, string Method, JsonElement Attribute, string Root, string OutputFile, string AggregatedFile)
 {
+    /// <summary>The custom aggregation pipeline of the case ("aggregate": {"aggregator", "aggregate_fn"}), or empty for
+    /// the default one.</summary>
+    public IAggregator[] Aggregation { get; init; } = [];
+
     private static readonly Lazy<List<ReferenceCase>> All = new(() =>
-        new[] { Fixtures.ParityDir, Fixtures.ReferenceExtraDir }.SelectMany(Load).ToList());
+        new[] { Fixtures.ParityDir, Fixtures.ReferenceExtraDir, Fixtures.ReferenceAggregationDir }.SelectMany(Load).ToList());
 
     private static List<ReferenceCase> Load(string root)
     {
@@ -26,7 +31,14 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
                 c.GetProperty("attribute").Clone(),
                 root,
                 c.GetProperty("output_file").GetString()!,
-                c.GetProperty("aggregated_file").GetString()!))
+                c.GetProperty("aggregated_file").GetString()!)
+            {
+                Aggregation = c.TryGetProperty("aggregate", out var agg)
+                    ? AggregatorPipeline.Parse(
+                        agg.GetProperty("aggregator").EnumerateArray().Select(x => x.GetString()!).ToList(),
+                        agg.TryGetProperty("aggregate_fn", out var fns) ? fns.EnumerateArray().Select(x => x.GetString()!).ToList() : null)
+                    : [],
+            })
             .ToList();
     }
 
