@@ -70,10 +70,11 @@ public static class AttributeCommand
             }
 
 
+            IAggregator[]? aggregation = shared.CreateAggregation(parseResult); // bad ids fail before the model loads
             string modelDir = parseResult.GetValue(shared.Model)!;
             using NativeAttributionModel native = NativeAttributionModel.Load(modelDir, attributionMethod);
             FeatureAttributionOutput result = native.Attribute(request);
-            FeatureAttributionOutput shown = shared.CreateAggregation(parseResult) is IAggregator[] pipeline ? result.Aggregate(pipeline) : result;
+            FeatureAttributionOutput shown = aggregation is not null ? result.Aggregate(aggregation) : result;
             if (savePath is not null)
             {
                 var encoding = parseResult.GetValue(saveFormat) == "0.6" ? InseqJsonEncoding.Inseq06 : InseqJsonEncoding.Inseq07;

@@ -1,3 +1,4 @@
+using InseqBridge.Aggregation;
 using System.CommandLine;
 using System.Globalization;
 using InseqBridge.Attribution;
@@ -56,12 +57,13 @@ public static class AttributeDatasetCommand
             IReadOnlyList<DatasetRow> rows = DatasetReader.Read(path, parseResult.GetValue(textColumn)!, parseResult.GetValue(generatedColumn));
             AttributionMethod method = shared.CreateMethod(parseResult);
             _ = shared.CreateRequest(parseResult, method, ["check"], null); // bad flags fail before the model loads
+            IAggregator[]? aggregation = shared.CreateAggregation(parseResult);
             using NativeAttributionModel model = NativeAttributionModel.Load(parseResult.GetValue(shared.Model)!, method);
             var options = new DatasetAttributionOptions(
                 directory,
                 JsonLines: parseResult.GetValue(jsonl),
                 Overwrite: parseResult.GetValue(shared.Overwrite),
-                Aggregators: shared.CreateAggregation(parseResult),
+                Aggregators: aggregation,
                 DatasetName: Path.GetFileName(path));
 
             using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
