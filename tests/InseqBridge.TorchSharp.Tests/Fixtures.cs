@@ -28,6 +28,8 @@ public static class Fixtures
 
     public static string ReferenceAggregationDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "reference-aggregation");
 
+    public static string ReferenceVarietyDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "reference-variety");
+
     public static string ModelDir(string name) => Path.Combine(ParityDir, "models", name);
 
     public static IEnumerable<string> ModelNames => ["gpt2", "bart", "llama", "qwen2", "marian", "t5"];

@@ -17,7 +17,18 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
     public IAggregator[] Aggregation { get; init; } = [];
 
     private static readonly Lazy<List<ReferenceCase>> All = new(() =>
-        new[] { Fixtures.ParityDir, Fixtures.ReferenceExtraDir, Fixtures.ReferenceAggregationDir }.SelectMany(Load).ToList());
+        new[] { Fixtures.ParityDir, Fixtures.ReferenceExtraDir, Fixtures.ReferenceAggregationDir, Fixtures.ReferenceVarietyDir }
+            .Concat(ExtraRoots())
+            .SelectMany(Load)
+            .ToList());
+
+    /// <summary>
+    /// More reference sets to check (output folders of python/reference/run_reference_cases.py), from the
+    /// INSEQBRIDGE_REFERENCE_DIRS environment variable (path-separator separated).
+    /// </summary>
+    private static IEnumerable<string> ExtraRoots() =>
+        (Environment.GetEnvironmentVariable("INSEQBRIDGE_REFERENCE_DIRS") ?? string.Empty)
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static List<ReferenceCase> Load(string root)
     {
@@ -51,7 +62,7 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
         "input_texts", "generated_texts", "step_scores", "attribute_target", "attr_pos_start", "attr_pos_end",
         "include_eos_baseline", "generation_args", "show_progress", "n_steps", "internal_batch_size", "method", "attributed_fn", "logprob", "top_p",
         "top_k", "min_tokens_to_keep", "step_scores_args", "attributed_fn_args", "return_convergence_delta",
-        "n_samples", "stdevs",
+        "n_samples", "stdevs", "attribution_args",
         "contrast_targets", "contrast_sources", "contrast_targets_alignments", "contrast_force_inputs",
     ];
 
@@ -94,6 +105,14 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
             if (a.TryGetProperty(key, out var v))
             {
                 methodArgs[key] = v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText().ToLowerInvariant();
+            }
+        }
+
+        if (a.TryGetProperty("attribution_args", out var explicitArgs))
+        {
+            foreach (var p in explicitArgs.EnumerateObject())
+            {
+                methodArgs[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText().ToLowerInvariant();
             }
         }
 
