@@ -58,9 +58,9 @@ public static class AttributionOutputMerger
             }
         }
 
-        JsonNode? steps = first.StepAttributions is null
+        IReadOnlyList<FeatureAttributionStepOutput>? steps = first.StepAttributions is null
             ? null
-            : new JsonArray(all.SelectMany(o => o.StepAttributions as JsonArray ?? []).Select(n => n?.DeepClone()).ToArray());
+            : all.SelectMany(o => o.StepAttributions ?? []).ToList();
         return new FeatureAttributionOutput
         {
             SequenceAttributions = all.SelectMany(o => o.SequenceAttributions).ToList(),

@@ -19,7 +19,7 @@ public sealed record FeatureAttributionOutput
     public JsonObject Info { get; init; } = new();
 
     /// <summary>Per-step outputs when requested (Inseq's <c>output_step_attributions</c>); usually null.</summary>
-    public JsonNode? StepAttributions { get; init; }
+    public IReadOnlyList<FeatureAttributionStepOutput>? StepAttributions { get; init; }
 
     /// <summary>Loads an Inseq JSON file (plain or gzip-compressed); see <see cref="Serialization.InseqJson.Load"/>.</summary>
     public static FeatureAttributionOutput Load(string path) => Serialization.InseqJson.Load(path);

@@ -34,7 +34,12 @@ internal static class InseqObjectMapper
         {
             SequenceAttributions = parsed,
             Info = info,
-            StepAttributions = attributes["step_attributions"]?.DeepClone(),
+            StepAttributions = attributes["step_attributions"] switch
+            {
+                null => null,
+                JsonArray steps => steps.Select((n, i) => ToStep(n, file, $"$.attributes.step_attributions[{i}]")).ToList(),
+                _ => throw new InseqJsonException(file, "$.attributes.step_attributions", "expected a list"),
+            },
         };
     }
 
@@ -45,7 +50,9 @@ internal static class InseqObjectMapper
         {
             ["info"] = output.Info.DeepClone(),
             ["sequence_attributions"] = sequences,
-            ["step_attributions"] = dropStepAttributions ? null : output.StepAttributions?.DeepClone(),
+            ["step_attributions"] = dropStepAttributions || output.StepAttributions is null
+                ? null
+                : new JsonArray(output.StepAttributions.Select(s => (JsonNode)FromStep(s, options)).ToArray()),
         });
     }
 
@@ -114,6 +121,60 @@ internal static class InseqObjectMapper
             Kind = kind,
             NumDimensions = numDimensions,
         };
+    }
+
+    private static FeatureAttributionStepOutput ToStep(JsonNode? node, string? file, string path)
+    {
+        JsonObject a = Attributes(node, null, file, path, out string className);
+        AttributionKind kind = className switch
+        {
+            "GranularFeatureAttributionStepOutput" => AttributionKind.Granular,
+            "CoarseFeatureAttributionStepOutput" => AttributionKind.Coarse,
+            "MultiDimensionalFeatureAttributionStepOutput" => AttributionKind.MultiDimensional,
+            "FeatureAttributionStepOutput" => AttributionKind.Base,
+            _ => throw new InseqJsonException(file, $"{path}.__instance_type__", $"unknown step output class '{className}'"),
+        };
+        string ap = $"{path}.attributes";
+        List<IReadOnlyList<TokenWithId>>? Rows(string key) => a[key] switch
+        {
+            null => null,
+            JsonArray rows => rows.Select((r, i) => (IReadOnlyList<TokenWithId>)Tokens(r, file, $"{ap}.{key}[{i}]")).ToList(),
+            _ => throw new InseqJsonException(file, $"{ap}.{key}", "expected a list of token lists"),
+        };
+        return new FeatureAttributionStepOutput
+        {
+            Source = Rows("source"),
+            Prefix = Rows("prefix") ?? [],
+            Target = Rows("target") ?? [],
+            SourceAttributions = a["source_attributions"] is { } sn ? TensorCodec.Decode(sn, file, $"{ap}.source_attributions") : null,
+            TargetAttributions = a["target_attributions"] is { } tn ? TensorCodec.Decode(tn, file, $"{ap}.target_attributions") : null,
+            StepScores = ScoreDict(a["step_scores"], file, $"{ap}.step_scores"),
+            SequenceScores = ScoreDict(a["sequence_scores"], file, $"{ap}.sequence_scores"),
+            Kind = kind,
+        };
+    }
+
+    private static JsonObject FromStep(FeatureAttributionStepOutput s, SaveOptions options)
+    {
+        static JsonNode? Rows(IReadOnlyList<IReadOnlyList<TokenWithId>>? rows) =>
+            rows is null ? null : new JsonArray(rows.Select(r => (JsonNode)TokenList(r)).ToArray());
+        string className = s.Kind switch
+        {
+            AttributionKind.Granular => "GranularFeatureAttributionStepOutput",
+            AttributionKind.Coarse => "CoarseFeatureAttributionStepOutput",
+            AttributionKind.MultiDimensional => "MultiDimensionalFeatureAttributionStepOutput",
+            _ => "FeatureAttributionStepOutput",
+        };
+        return Instance(AttributionModule, className, new JsonObject
+        {
+            ["prefix"] = Rows(s.Prefix),
+            ["sequence_scores"] = Scores(s.SequenceScores, options),
+            ["source"] = Rows(s.Source),
+            ["source_attributions"] = s.SourceAttributions is null ? null : TensorCodec.Encode(s.SourceAttributions, options),
+            ["step_scores"] = Scores(s.StepScores, options),
+            ["target"] = Rows(s.Target),
+            ["target_attributions"] = s.TargetAttributions is null ? null : TensorCodec.Encode(s.TargetAttributions, options),
+        });
     }
 
     private static void CheckAttributionShape(NdArray array, int tokens, bool exactRows, int steps, string? file, string path)
