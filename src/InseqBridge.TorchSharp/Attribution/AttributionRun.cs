@@ -1,6 +1,7 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Errors;
+using InseqBridge.TorchSharp.Attribution.Methods;
 using InseqBridge.TorchSharp.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -12,7 +13,7 @@ namespace InseqBridge.TorchSharp.Attribution;
 /// through the model and the attributed function of the target token is explained; finished sequences are left
 /// out of each step; results are stitched per sequence with Inseq's padding, NaN and position conventions.
 /// </summary>
-internal sealed class AttributionRun
+internal sealed partial class AttributionRun
 {
     private readonly NativeAttributionModel _owner;
     private readonly TransformerLanguageModel _model;
@@ -24,8 +25,9 @@ internal sealed class AttributionRun
 
     public AttributionRun(
         NativeAttributionModel owner, AttributionMethod method, AttributionRequest request,
-        EncodedTexts? sources, EncodedTexts targets)
+        EncodedTexts? sources, EncodedTexts targets, Generator? random = null)
     {
+        _random = random;
         _owner = owner;
         _model = owner.Model;
         _method = method;
@@ -63,7 +65,11 @@ internal sealed class AttributionRun
         int[]? innerShape = null;
         using (torch.NewDisposeScope())
         {
-            if (_method.IsFinalStepMethod)
+            if (_method is ValueZeroing valueZeroing)
+            {
+                innerShape = RunValueZeroing(valueZeroing, start, iterEnd, records);
+            }
+            else if (_method.IsFinalStepMethod)
             {
                 innerShape = RunFinalStep(start, iterEnd, records);
             }
@@ -215,6 +221,9 @@ internal sealed class AttributionRun
             InputXGradient => GradientAttributor.InputXGradient(Forward, inputs),
             IntegratedGradients ig => GradientAttributor.IntegratedGradients(
                 Forward, inputs, Baselines(rows, step, sourceIds is not null, attributeTarget), ig.Method, ig.Steps, ig.InternalBatchSize),
+            Occlusion occlusion => OcclusionAttributor.Attribute(Forward, inputs, Baselines(rows, step, sourceIds is not null, attributeTarget), occlusion),
+            Lime lime => LimeAttributor.Attribute(Forward, inputs, lime, _random!, lime.MaskToken == "pad" ? _owner.PadId : _owner.UnkId),
+            Reagent reagent => ReagentStep(reagent, sourceIds, prefixIds, targetIds, attributeTarget, inputs),
             _ => throw new InvalidRequestException($"Method '{_method.Id}' is not implemented by the native backend."),
         };
 
@@ -229,7 +238,7 @@ internal sealed class AttributionRun
             record.Target = SplitRows(attributions[index]);
         }
 
-        return [(int)attributions[0].shape[^1]];
+        return _method is Occlusion ? [] : [(int)attributions[0].shape[^1]];
     }
 
     private List<Tensor> Baselines(int[] rows, int step, bool withSource, bool withTarget)
@@ -406,6 +415,11 @@ internal sealed class AttributionRun
                 sequenceScores["encoder_self_attentions"] = new NdArray(data, [s, s, .. innerShape]);
             }
 
+            foreach (var (name, build) in _sequenceScores)
+            {
+                sequenceScores[name] = build(b, source.Count, n);
+            }
+
             result.Add(new FeatureAttributionSequenceOutput
             {
                 SequenceScores = sequenceScores,
@@ -418,11 +432,17 @@ internal sealed class AttributionRun
                 AttrPosEnd = Math.Min(end, len),
                 Kind = _method switch
                 {
-                    AttentionWeights => AttributionKind.MultiDimensional,
+                    AttentionWeights or ValueZeroing => AttributionKind.MultiDimensional,
+                    Occlusion => AttributionKind.Coarse,
                     DummyAttribution => AttributionKind.Base,
                     _ => AttributionKind.Granular,
                 },
-                NumDimensions = _method is AttentionWeights ? 2 : null,
+                NumDimensions = _method switch
+                {
+                    AttentionWeights => 2,
+                    ValueZeroing => 1,
+                    _ => null,
+                },
             });
         }
 

@@ -135,12 +135,20 @@ public sealed class NativeAttributionModel : IAttributionModel
 
         int batchSize = request.BatchSize ?? inputs.Count;
         bool singleItems = (!IsEncoderDecoder && ((constrained && inputs.Count > 1) || (inputs.Count > 1 && (request.AttrPosStart is not null || request.AttrPosEnd is not null))))
-            || (IsEncoderDecoder && method.IsFinalStepMethod && inputs.Count > 1);
+            || (IsEncoderDecoder && method.IsFinalStepMethod && inputs.Count > 1)
+            || method is Lime or Reagent;
         if (singleItems)
         {
             batchSize = 1;
         }
 
+        // Stochastic methods draw from one seeded stream across all batches, as Python's global generator after set_seed.
+        using global::TorchSharp.torch.Generator? random = method switch
+        {
+            Lime lime => new global::TorchSharp.torch.Generator((ulong)lime.Seed),
+            Reagent reagent => new global::TorchSharp.torch.Generator((ulong)reagent.Seed),
+            _ => null,
+        };
         var outputs = new List<FeatureAttributionOutput>();
         int done = 0;
         int total = inputs.Count;
@@ -148,7 +156,7 @@ public sealed class NativeAttributionModel : IAttributionModel
         {
             var idx = Enumerable.Range(first, Math.Min(batchSize, inputs.Count - first)).ToList();
             FeatureAttributionOutput output = AttributeBatch(
-                method, request, idx.Select(i => inputs[i]).ToList(), idx.Select(i => generated[i]).ToList(), cancellationToken);
+                method, request, idx.Select(i => inputs[i]).ToList(), idx.Select(i => generated[i]).ToList(), random, cancellationToken);
             done += idx.Count;
             progress?.Report(new AttributionProgress(done, total));
             outputs.Add(output);
@@ -165,6 +173,12 @@ public sealed class NativeAttributionModel : IAttributionModel
         StepFunction attributed = request.AttributedFunction ?? StepFunction.Default;
         info["attributed_fn"] = attributed.FunctionName;
         info["attribution_args"] = ToJson(method.Arguments);
+        if (method is Occlusion occlusion)
+        {
+            // Inseq writes the window it fills in (tokens, embedding size) into the recorded arguments.
+            info["attribution_args"]!["sliding_window_shapes"] = new JsonArray(occlusion.WindowTokens, (int)Model.EmbeddingMatrix.shape[1]);
+        }
+
         info["attributed_fn_args"] = ToJson(attributed.Arguments);
         info["step_scores_args"] = ToJson(request.StepScores.SelectMany(s => s.Arguments).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.First().Value));
         return merged with { Info = Sorted(info) };
@@ -197,6 +211,11 @@ public sealed class NativeAttributionModel : IAttributionModel
         if (method is IntegratedGradients { ReturnConvergenceDelta: true })
         {
             throw new InvalidRequestException("integrated_gradients: return_convergence_delta is not implemented by the native backend yet.");
+        }
+
+        if (method is Lime && IsEncoderDecoder && request.AttributeTarget)
+        {
+            throw new InvalidRequestException("lime does not support attribute_target with encoder-decoder models (as in Inseq 0.6).");
         }
 
         if (request.BatchSize is <= 0)
@@ -248,7 +267,8 @@ public sealed class NativeAttributionModel : IAttributionModel
     }
 
     private FeatureAttributionOutput AttributeBatch(
-        AttributionMethod method, AttributionRequest request, List<string> inputs, List<string> generated, CancellationToken cancellationToken)
+        AttributionMethod method, AttributionRequest request, List<string> inputs, List<string> generated,
+        global::TorchSharp.torch.Generator? random, CancellationToken cancellationToken)
     {
         var sourceIds = inputs.Select(t => Tokenizer.Encode(t)).ToList();
         EncodedTexts targets;
@@ -272,7 +292,7 @@ public sealed class NativeAttributionModel : IAttributionModel
             throw new InvalidInputException($"The target has {targets.Width} tokens but {Config.ModelClass} accepts at most {max} positions. Shorten the text or max_new_tokens.");
         }
 
-        var run = new AttributionRun(this, method, request, sources, targets);
+        var run = new AttributionRun(this, method, request, sources, targets, random);
         return run.Run(start, request.AttrPosEnd, null, cancellationToken);
     }
 
