@@ -87,7 +87,7 @@ internal sealed partial class AttributionRun
         {
             float[][] encoder = SplitRows(encoderScores);
             int width = _sources!.Width;
-            _sequenceScores.Add(("encoder_self_scores", (b, s, _) =>
+            NdArray EncoderSelfScores(int b, int s, int n)
             {
                 // [zeroed source token, source position, layers] without padding.
                 var data = new float[s * s * layers];
@@ -97,7 +97,9 @@ internal sealed partial class AttributionRun
                 }
 
                 return new NdArray(data, [s, s, layers]);
-            }));
+            }
+
+            _sequenceScores.Add(("encoder_self_scores", EncoderSelfScores));
         }
 
         if (EncoderDecoder && !_request.AttributeTarget && decoderScores is not null)
@@ -106,7 +108,7 @@ internal sealed partial class AttributionRun
             // zeroed tokens and steps as the sequence has steps.
             float[][] decoder = SplitRows(decoderScores);
             int prefix = step;
-            _sequenceScores.Add(("decoder_self_scores", (b, _, n) =>
+            NdArray DecoderSelfScores(int b, int s, int n)
             {
                 int kept = Math.Min(prefix, n);
                 int block = prefix * layers;
@@ -120,7 +122,9 @@ internal sealed partial class AttributionRun
                 }
 
                 return new NdArray(data, [kept, n, prefix, layers]);
-            }));
+            }
+
+            _sequenceScores.Add(("decoder_self_scores", DecoderSelfScores));
         }
 
         return [layers];
