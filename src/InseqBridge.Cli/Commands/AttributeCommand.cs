@@ -71,6 +71,12 @@ public static class AttributeCommand
                 arguments["internal_batch_size"] = ibs.ToString(CultureInfo.InvariantCulture);
             }
 
+            if (parseResult.GetValue(method) is "lime" or "reagent" && !arguments.ContainsKey("seed"))
+            {
+                // --seed also seeds the stochastic methods unless --method-args names their seed.
+                arguments["seed"] = parseResult.GetValue(seed).ToString(CultureInfo.InvariantCulture);
+            }
+
             AttributionMethod attributionMethod = AttributionMethod.FromId(parseResult.GetValue(method)!, arguments);
             var stepArguments = ParseKeyValues(parseResult.GetValue(stepArgs), "--step-scores-args");
             var scores = (parseResult.GetValue(stepScores) ?? string.Empty)

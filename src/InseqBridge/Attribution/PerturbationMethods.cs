@@ -363,7 +363,10 @@ public sealed record ValueZeroing : AttributionMethod
 /// scores averaged over stopped probes, repeated over the hidden size (granular output). Replacement tokens are drawn
 /// uniformly from the vocabulary (Inseq draws them among tokens of the same NLTK part-of-speech tag, which needs
 /// NLTK's tagger model; <see cref="PosTagMap"/> restores that with a precomputed tag → ids map). Stochastic: seeded by
-/// <see cref="Seed"/>. Inputs are attributed one at a time (Inseq only accepts a batch of one).
+/// <see cref="Seed"/>. Inputs are attributed one at a time (Inseq only accepts a batch of one). Differences from
+/// Inseq 0.6, whose code fails in these cases: encoder-decoders without attribute_target probe the source tokens with
+/// the target prefix fixed (Inseq re-runs the rationalizer on the target embeddings and crashes), and ids beyond the
+/// tokenizer's base vocabulary (BART's added special tokens) are accepted.
 /// </summary>
 public sealed record Reagent : AttributionMethod
 {
