@@ -110,6 +110,12 @@ public sealed class AttributionOptions
             arguments["internal_batch_size"] = ibs.ToString(CultureInfo.InvariantCulture);
         }
 
+        if (parseResult.GetValue(Method) is "lime" or "reagent" && !arguments.ContainsKey("seed"))
+        {
+            // --seed also seeds the stochastic methods unless --method-args names their seed.
+            arguments["seed"] = parseResult.GetValue(Seed).ToString(CultureInfo.InvariantCulture);
+        }
+
         return AttributionMethod.FromId(parseResult.GetValue(Method)!, arguments);
     }
 

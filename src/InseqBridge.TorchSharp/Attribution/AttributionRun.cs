@@ -13,7 +13,7 @@ namespace InseqBridge.TorchSharp.Attribution;
 /// through the model and the attributed function of the target token is explained; finished sequences are left
 /// out of each step; results are stitched per sequence with Inseq's padding, NaN and position conventions.
 /// </summary>
-internal sealed class AttributionRun
+internal sealed partial class AttributionRun
 {
     private readonly NativeAttributionModel _owner;
     private readonly TransformerLanguageModel _model;
@@ -27,10 +27,11 @@ internal sealed class AttributionRun
 
     public AttributionRun(
         NativeAttributionModel owner, AttributionMethod method, AttributionRequest request,
-        EncodedTexts? sources, EncodedTexts targets, ContrastInputs? contrast = null, AttributionCallState? state = null)
+        EncodedTexts? sources, EncodedTexts targets, ContrastInputs? contrast = null, AttributionCallState? state = null, Generator? random = null)
     {
         _contrast = contrast;
         _state = state ?? new AttributionCallState(request.Generation.Seed);
+        _random = random;
         _owner = owner;
         _model = owner.Model;
         _method = method;
@@ -78,7 +79,11 @@ internal sealed class AttributionRun
         int[]? innerShape = null;
         using (torch.NewDisposeScope())
         {
-            if (_method.IsFinalStepMethod)
+            if (_method is ValueZeroing valueZeroing)
+            {
+                innerShape = RunValueZeroing(valueZeroing, start, iterEnd, records);
+            }
+            else if (_method.IsFinalStepMethod)
             {
                 innerShape = RunFinalStep(start, iterEnd, records);
             }
@@ -392,6 +397,9 @@ internal sealed class AttributionRun
                 IsSpecial = _owner.Tokenizer.IsSpecial,
                 AttributeTarget = EncoderDecoder && _request.AttributeTarget,
             }),
+            Occlusion occlusion => OcclusionAttributor.Attribute(Forward, inputs, Baselines(rows, step, sourceIds is not null, attributeTarget), occlusion),
+            Lime lime => LimeAttributor.Attribute(Forward, inputs, lime, _random!, lime.MaskToken == "pad" ? _owner.PadId : _owner.UnkId),
+            Reagent reagent => ReagentStep(reagent, sourceIds, prefixIds, targetIds, attributeTarget, inputs),
             _ => throw new InvalidRequestException($"Method '{_method.Id}' is not implemented by the native backend."),
         };
 
@@ -412,7 +420,7 @@ internal sealed class AttributionRun
             record.Target = SplitRows(attributions[index]);
         }
 
-        return [(int)attributions[0].shape[^1]];
+        return _method is Occlusion ? [] : [(int)attributions[0].shape[^1]];
     }
 
     private List<Tensor> Baselines(int[] rows, int step, bool withSource, bool withTarget)
@@ -622,6 +630,11 @@ internal sealed class AttributionRun
                 sequenceScores["decoder_self_attentions"] = new NdArray(data, [keys, n, queries, .. innerShape]);
             }
 
+            foreach (var (name, build) in _sequenceScores)
+            {
+                sequenceScores[name] = build(b, source.Count, n);
+            }
+
             result.Add(new FeatureAttributionSequenceOutput
             {
                 SequenceScores = sequenceScores,
@@ -634,11 +647,17 @@ internal sealed class AttributionRun
                 AttrPosEnd = Math.Min(end, len),
                 Kind = _method switch
                 {
-                    AttentionWeights => AttributionKind.MultiDimensional,
+                    AttentionWeights or ValueZeroing => AttributionKind.MultiDimensional,
+                    Occlusion => AttributionKind.Coarse,
                     DummyAttribution => AttributionKind.Base,
                     _ => AttributionKind.Granular,
                 },
-                NumDimensions = _method is AttentionWeights ? 2 : null,
+                NumDimensions = _method switch
+                {
+                    AttentionWeights => 2,
+                    ValueZeroing => 1,
+                    _ => null,
+                },
             });
         }
 

@@ -136,12 +136,20 @@ public sealed class NativeAttributionModel : IAttributionModel
 
         int batchSize = request.BatchSize ?? inputs.Count;
         bool singleItems = (!IsEncoderDecoder && ((constrained && inputs.Count > 1) || (inputs.Count > 1 && (request.AttrPosStart is not null || request.AttrPosEnd is not null))))
-            || (IsEncoderDecoder && method.IsFinalStepMethod && inputs.Count > 1);
+            || (IsEncoderDecoder && method.IsFinalStepMethod && inputs.Count > 1)
+            || method is Lime or Reagent;
         if (singleItems)
         {
             batchSize = 1;
         }
 
+        // Stochastic methods draw from one seeded stream across all batches, as Python's global generator after set_seed.
+        using global::TorchSharp.torch.Generator? random = method switch
+        {
+            Lime lime => new global::TorchSharp.torch.Generator((ulong)lime.Seed),
+            Reagent reagent => new global::TorchSharp.torch.Generator((ulong)reagent.Seed),
+            _ => null,
+        };
         var outputs = new List<FeatureAttributionOutput>();
         var contrastPairs = new IReadOnlyList<AlignmentPair>[inputs.Count];
         using var state = new AttributionCallState(method is GradientShap { Seed: long seed } ? seed : request.Generation.Seed);
@@ -151,7 +159,7 @@ public sealed class NativeAttributionModel : IAttributionModel
         {
             var idx = Enumerable.Range(first, Math.Min(batchSize, inputs.Count - first)).ToList();
             var (output, pairs) = AttributeBatch(
-                method, request, idx, idx.Select(i => inputs[i]).ToList(), idx.Select(i => generated[i]).ToList(), state, cancellationToken);
+                method, request, idx, idx.Select(i => inputs[i]).ToList(), idx.Select(i => generated[i]).ToList(), state, random, cancellationToken);
             for (int r = 0; r < idx.Count && pairs is not null; r++)
             {
                 contrastPairs[idx[r]] = pairs[r];
@@ -173,6 +181,12 @@ public sealed class NativeAttributionModel : IAttributionModel
         StepFunction attributed = request.AttributedFunction ?? StepFunction.Default;
         info["attributed_fn"] = attributed.FunctionName;
         info["attribution_args"] = ToJson(method.Arguments);
+        if (method is Occlusion occlusion)
+        {
+            // Inseq writes the window it fills in (tokens, embedding size) into the recorded arguments.
+            info["attribution_args"]!["sliding_window_shapes"] = new JsonArray(occlusion.WindowTokens, (int)Model.EmbeddingMatrix.shape[1]);
+        }
+
         var contrastArgs = ContrastInfo(request.Contrast, contrastPairs);
         info["attributed_fn_args"] = ToJson(WithContrast(attributed.Arguments, attributed, contrastArgs));
         var stepArgs = request.StepScores.SelectMany(s => s.Arguments).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.First().Value);
@@ -218,6 +232,11 @@ public sealed class NativeAttributionModel : IAttributionModel
         {
             throw new InvalidRequestException(
                 "Contrastive step functions need contrastive inputs: give contrast targets (or contrast sources for encoder-decoder models).");
+        }
+
+        if (method is Lime && IsEncoderDecoder && request.AttributeTarget)
+        {
+            throw new InvalidRequestException("lime does not support attribute_target with encoder-decoder models (as in Inseq 0.6).");
         }
 
         if (request.BatchSize is <= 0)
@@ -269,7 +288,8 @@ public sealed class NativeAttributionModel : IAttributionModel
     }
 
     private (FeatureAttributionOutput Output, IReadOnlyList<IReadOnlyList<AlignmentPair>>? Pairs) AttributeBatch(
-        AttributionMethod method, AttributionRequest request, List<int> indices, List<string> inputs, List<string> generated, AttributionCallState state, CancellationToken cancellationToken)
+        AttributionMethod method, AttributionRequest request, List<int> indices, List<string> inputs, List<string> generated, AttributionCallState state,
+        global::TorchSharp.torch.Generator? random, CancellationToken cancellationToken)
     {
         var sourceIds = inputs.Select(t => Tokenizer.Encode(t)).ToList();
         EncodedTexts targets;
@@ -293,7 +313,7 @@ public sealed class NativeAttributionModel : IAttributionModel
             throw new InvalidInputException($"The target has {targets.Width} tokens but {Config.ModelClass} accepts at most {max} positions. Shorten the text or max_new_tokens.");
         }
 
-        var run = new AttributionRun(this, method, request, sources, targets, EncodeContrast(request.Contrast, indices, request.IncludeEosBaseline), state);
+        var run = new AttributionRun(this, method, request, sources, targets, EncodeContrast(request.Contrast, indices, request.IncludeEosBaseline), state, random);
         return (run.Run(start, request.AttrPosEnd, null, cancellationToken), run.ContrastPairs);
     }
 

@@ -21,7 +21,7 @@ public abstract record AttributionMethod
 
     /// <summary>Ids of the methods this build knows.</summary>
     public static IReadOnlyList<string> KnownIds { get; } =
-        ["saliency", "input_x_gradient", "integrated_gradients", "attention", "dummy", .. GradientMethodFactory.Ids];
+        ["saliency", "input_x_gradient", "integrated_gradients", "attention", "dummy", "occlusion", "lime", "value_zeroing", "reagent", .. GradientMethodFactory.Ids];
 
     /// <summary>Creates a method from its Inseq id and K=V arguments (as the CLI's --method-args).</summary>
     /// <exception cref="InvalidRequestException">Unknown id, unknown argument or bad value.</exception>
@@ -42,6 +42,10 @@ public abstract record AttributionMethod
             },
             "attention" => new AttentionWeights(),
             "dummy" => new DummyAttribution(),
+            "occlusion" => Occlusion.Read(reader),
+            "lime" => Lime.Read(reader),
+            "value_zeroing" => ValueZeroing.Read(reader),
+            "reagent" => Reagent.Read(reader),
             _ when GradientMethodFactory.Ids.Contains(id) => GradientMethodFactory.Create(id, reader),
             _ => throw new InvalidRequestException(
                 $"Unknown attribution method '{id}'. Available: {string.Join(", ", KnownIds)}."),

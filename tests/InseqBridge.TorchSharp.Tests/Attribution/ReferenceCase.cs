@@ -57,12 +57,22 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
 
     public static ReferenceCase Get(string id) => Cases.Single(c => c.Id == id);
 
+    /// <summary>Arguments of occlusion, lime, value_zeroing and reagent, passed on as method arguments.</summary>
+    private static readonly string[] PerturbationArgumentKeys =
+    [
+        "sliding_window_shapes", "strides", "perturbations_per_eval", "n_samples", "mask_prob", "mask_token", "similarity_metric",
+        "encoder_zeroed_units_indices", "decoder_zeroed_units_indices", "cross_zeroed_units_indices", "output_decoder_self_scores",
+        "output_encoder_self_scores", "keep_top_n", "keep_ratio", "invert_keep", "stopping_condition_top_k", "replacing_ratio",
+        "max_probe_steps", "num_probes",
+    ];
+
     private static readonly HashSet<string> NativeKeys =
     [
         "input_texts", "generated_texts", "step_scores", "attribute_target", "attr_pos_start", "attr_pos_end",
         "include_eos_baseline", "generation_args", "show_progress", "n_steps", "internal_batch_size", "method", "attributed_fn", "logprob", "top_p",
         "top_k", "min_tokens_to_keep", "step_scores_args", "attributed_fn_args", "return_convergence_delta",
         "n_samples", "stdevs", "attribution_args",
+        .. PerturbationArgumentKeys,
         "contrast_targets", "contrast_sources", "contrast_targets_alignments", "contrast_force_inputs",
     ];
 
@@ -100,7 +110,8 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
     {
         var a = Attribute;
         var methodArgs = new Dictionary<string, string>();
-        foreach (string key in new[] { "n_steps", "internal_batch_size", "method", "return_convergence_delta", "n_samples", "stdevs" })
+        string[] methodKeys = ["n_steps", "internal_batch_size", "method", "return_convergence_delta", "n_samples", "stdevs", .. PerturbationArgumentKeys];
+        foreach (string key in methodKeys)
         {
             if (a.TryGetProperty(key, out var v))
             {
