@@ -112,11 +112,84 @@ internal sealed partial class AttributionRun
         info["attribution_method"] = _method.Id;
         info["attr_pos_start"] = start;
         info["attr_pos_end"] = end;
-        info["output_step_attributions"] = false;
+        info["output_step_attributions"] = _request.OutputStepAttributions;
         info["attribute_target"] = _request.AttributeTarget;
         info["step_scores"] = new System.Text.Json.Nodes.JsonArray(_request.StepScores.Select(s => (System.Text.Json.Nodes.JsonNode?)s.Id).ToArray());
         info["exec_time"] = watch.Elapsed.TotalSeconds;
-        return new FeatureAttributionOutput { SequenceAttributions = sequences, Info = info };
+        return new FeatureAttributionOutput
+        {
+            SequenceAttributions = sequences,
+            Info = info,
+            StepAttributions = _request.OutputStepAttributions ? BuildSteps(records, innerShape) : null,
+        };
+    }
+
+    /// <summary>Inseq's output class of this method.</summary>
+    private AttributionKind OutputKind => _method switch
+    {
+        AttentionWeights or ValueZeroing => AttributionKind.MultiDimensional,
+        Occlusion => AttributionKind.Coarse,
+        DummyAttribution => AttributionKind.Base,
+        _ => AttributionKind.Granular,
+    };
+
+    /// <summary>
+    /// The per-step outputs (output_step_attributions): every batch row, rows that had finished at a step filled with
+    /// zeros as Inseq's remap_from_filtered does; tokens with padding. Sequence scores are kept on the sequences only.
+    /// </summary>
+    private List<FeatureAttributionStepOutput> BuildSteps(List<StepRecord> records, int[]? innerShape)
+    {
+        int count = _targets.Count;
+        int inner = innerShape?.Aggregate(1, (a, b) => a * b) ?? 0;
+        IReadOnlyList<TokenWithId> Tokens(long[] ids, string[] tokens, int length) =>
+            Enumerable.Range(0, length).Select(i => new TokenWithId(tokens[i], (int)ids[i])).ToList();
+        NdArray? Pack(StepRecord record, float[][]? rows)
+        {
+            if (rows is null || innerShape is null || inner == 0)
+            {
+                return null;
+            }
+
+            int positions = rows.Max(r => r.Length) / inner;
+            var data = new float[count * positions * inner];
+            for (int k = 0; k < record.Rows.Length; k++)
+            {
+                Array.Copy(rows[k], 0, data, record.Rows[k] * positions * inner, Math.Min(rows[k].Length, positions * inner));
+            }
+
+            return new NdArray(data, [count, positions, .. innerShape]);
+        }
+
+        var steps = new List<FeatureAttributionStepOutput>(records.Count);
+        foreach (StepRecord record in records)
+        {
+            int step = record.Position;
+            var scores = new Dictionary<string, NdArray>();
+            IEnumerable<string> ids = record.Scores.ContainsKey(DeltasScore) ? [DeltasScore] : [];
+            foreach (string id in ids.Concat(_request.StepScores.Select(f => f.Id)).Where(record.Scores.ContainsKey))
+            {
+                var values = new float[count];
+                for (int k = 0; k < record.Rows.Length; k++)
+                {
+                    values[record.Rows[k]] = record.Scores[id][k];
+                }
+
+                scores[id] = new NdArray(values, count);
+            }
+
+            steps.Add(new FeatureAttributionStepOutput
+            {
+                Source = _sources is null ? null : Enumerable.Range(0, count).Select(b => Tokens(_sources.Ids[b], _sources.Tokens[b], _sources.Width)).ToList(),
+                Prefix = Enumerable.Range(0, count).Select(b => Tokens(_targets.Ids[b], _targets.Tokens[b], step)).ToList(),
+                Target = Enumerable.Range(0, count).Select(b => (IReadOnlyList<TokenWithId>)[new TokenWithId(_targets.Tokens[b][step], (int)_targets.Ids[b][step])]).ToList(),
+                SourceAttributions = Pack(record, record.Source),
+                TargetAttributions = Pack(record, record.Target),
+                StepScores = scores,
+                Kind = OutputKind,
+            });
+        }
+
+        return steps;
     }
 
     /// <summary>Inseq's check_attribute_positions.</summary>
@@ -645,13 +718,7 @@ internal sealed partial class AttributionRun
                 StepScores = scores,
                 AttrPosStart = posStart[b],
                 AttrPosEnd = Math.Min(end, len),
-                Kind = _method switch
-                {
-                    AttentionWeights or ValueZeroing => AttributionKind.MultiDimensional,
-                    Occlusion => AttributionKind.Coarse,
-                    DummyAttribution => AttributionKind.Base,
-                    _ => AttributionKind.Granular,
-                },
+                Kind = OutputKind,
                 NumDimensions = _method switch
                 {
                     AttentionWeights => 2,

@@ -27,6 +27,12 @@ public sealed record AttributionRequest(IReadOnlyList<string> InputTexts)
     /// <summary>What is attributed (default: probability of the target token).</summary>
     public StepFunction? AttributedFunction { get; init; }
 
+    /// <summary>
+    /// Also return the per-step outputs (Inseq's <c>output_step_attributions</c>): each step's tensors with the batch
+    /// as first dimension, in <see cref="Data.FeatureAttributionOutput.StepAttributions"/>.
+    /// </summary>
+    public bool OutputStepAttributions { get; init; }
+
     /// <summary>Contrastive inputs for the contrastive step functions (null: none).</summary>
     public ContrastOptions? Contrast { get; init; }
 
