@@ -175,7 +175,9 @@ public sealed record TopPSize : StepFunction
 /// Differences from Inseq 0.6.0: Inseq switches the model to train mode and never back, so every forward after the
 /// first evaluation (later steps, attributions) also runs with dropout; here only the noisy passes do. Dropout masks
 /// come from a different random stream than PyTorch's, so individual values cannot match Python; only their
-/// distribution does. A model without dropout (all rates 0) gives std 0 and an infinite or NaN score, as in torch.
+/// distribution does. A model without dropout (all rates 0) gives noisy probabilities equal to the clean one, so the
+/// score is what torch gives for that: 0 / 0 = NaN, or +-sqrt((n-1)/n) where the float32 mean of n equal values
+/// rounds off by one step.
 /// </remarks>
 public sealed record McDropoutProbabilityAverage : StepFunction
 {
