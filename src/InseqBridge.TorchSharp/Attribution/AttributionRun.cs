@@ -394,9 +394,19 @@ internal sealed partial class AttributionRun
             return NextTokenLogits(encoderInput, encoderMask, decoderInput, Tile(prefixMask, repeat), null);
         }
 
+        // Monte Carlo dropout forward (mc_dropout_prob_avg), as Inseq's convert_args_to_batch: embeddings for
+        // encoder-decoders (gradients flow), token ids for decoder-only models. Masks come from the call's seeded
+        // generator; only this forward runs in training mode (Inseq leaves the model in train mode afterwards).
+        Tensor NoisyLogits(Tensor? src, Tensor tgt, int repeat) =>
+            Logits(src, EncoderDecoder ? tgt : Tile(_model.EmbedDecoderTokens(prefixIds), repeat), repeat, new ForwardOptions { Dropout = _state.Torch });
+
         StepFunctionContext Context(Tensor logits, Tensor? src, Tensor tgt, int repeat, bool attributed)
         {
-            var context = new StepFunctionContext(logits, Tile(targetIds, repeat)) { IsAttributedFunction = attributed };
+            var context = new StepFunctionContext(logits, Tile(targetIds, repeat))
+            {
+                IsAttributedFunction = attributed,
+                NoisyLogits = () => NoisyLogits(src, tgt, repeat),
+            };
             if (contrast is null)
             {
                 return context;

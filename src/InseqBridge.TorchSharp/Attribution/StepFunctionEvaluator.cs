@@ -25,6 +25,13 @@ public sealed record StepFunctionContext(Tensor Logits, Tensor TargetIds)
 
     /// <summary><c>contrast_force_inputs</c>: contrastive functions use the contrastive inputs even when attributed.</summary>
     public bool ForceContrastInputs { get; init; }
+
+    /// <summary>
+    /// Runs one training-mode forward (dropout active, fresh masks at each call) on this step's inputs and returns
+    /// its next-token logits [batch, vocab]; null when the backend cannot sample dropout. Used by
+    /// <c>mc_dropout_prob_avg</c>.
+    /// </summary>
+    public Func<Tensor>? NoisyLogits { get; init; }
 }
 
 /// <summary>A user step function: returns one score per batch row ([batch]) from the step context.</summary>
@@ -82,6 +89,7 @@ public static class StepFunctionEvaluator
             Pcxmi => -torch.log2(TokenScore(logits, context.TargetIds, false) / TokenScore(ContrastSideLogits(context), ContrastTarget(context), false)),
             InContextPvi => -TokenScore(logits, context.TargetIds, true) + TokenScore(ContrastSideLogits(context), ContrastTarget(context), true),
             KlDivergence k => KlDivergenceOf(context, k),
+            McDropoutProbabilityAverage m => McDropoutOf(context, m),
             CustomStepFunction c => Custom.TryGetValue(c.Id, out var fn)
                 ? fn(context, c.Args)
                 : throw new InvalidRequestException($"Step function '{c.Id}' is not registered."),
@@ -100,6 +108,30 @@ public static class StepFunctionEvaluator
             false => logits.softmax(-1),
         };
         return values.gather(-1, targetIds.reshape(logits.shape[0], 1)).squeeze(-1);
+    }
+
+    /// <summary>
+    /// Z-score of the clean probability against <c>n_mcd_steps</c> dropout samples: (p - mean) / std with torch's
+    /// unbiased std (std 0 gives inf or NaN, as in torch).
+    /// </summary>
+    private static Tensor McDropoutOf(StepFunctionContext context, McDropoutProbabilityAverage m)
+    {
+        if (m.Samples < 1)
+        {
+            throw new InvalidRequestException($"mc_dropout_prob_avg: n_mcd_steps must be at least 1 (got {m.Samples}).");
+        }
+
+        Func<Tensor> noisy = context.NoisyLogits
+            ?? throw new InvalidRequestException("mc_dropout_prob_avg needs dropout forward passes, which this step function context does not provide.");
+        Tensor original = TokenScore(context.Logits, context.TargetIds, m.LogProb);
+        var samples = new Tensor[m.Samples];
+        for (int i = 0; i < samples.Length; i++)
+        {
+            samples[i] = TokenScore(noisy(), context.TargetIds, m.LogProb);
+        }
+
+        Tensor stacked = torch.stack(samples);
+        return (original - stacked.mean([0L])) / stacked.std(0L, unbiased: true);
     }
 
     private static Tensor ContrastTarget(StepFunctionContext context) => context.ContrastTargetIds ?? context.TargetIds;

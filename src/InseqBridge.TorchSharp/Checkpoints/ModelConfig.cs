@@ -166,6 +166,15 @@ public sealed record Gpt2Config : ModelConfig
     /// <summary><c>scale_attn_by_inverse_layer_idx</c>.</summary>
     public bool ScaleAttentionByInverseLayerIndex { get; init; }
 
+    /// <summary><c>embd_pdrop</c>: dropout after token + position embeddings (training mode only; default 0.1).</summary>
+    public double EmbeddingDropout { get; init; } = 0.1;
+
+    /// <summary><c>attn_pdrop</c>: dropout on attention probabilities (training mode only; default 0.1).</summary>
+    public double AttentionDropout { get; init; } = 0.1;
+
+    /// <summary><c>resid_pdrop</c>: dropout after the attention and MLP output projections (training mode only; default 0.1).</summary>
+    public double ResidualDropout { get; init; } = 0.1;
+
     internal static Gpt2Config Read(ConfigReader r)
     {
         int hidden = r.Int("n_embd");
@@ -189,6 +198,9 @@ public sealed record Gpt2Config : ModelConfig
             Activation = r.String("activation_function") ?? "gelu_new",
             ScaleAttentionWeights = r.Bool("scale_attn_weights", true),
             ScaleAttentionByInverseLayerIndex = r.Bool("scale_attn_by_inverse_layer_idx", false),
+            EmbeddingDropout = r.Double("embd_pdrop", 0.1),
+            AttentionDropout = r.Double("attn_pdrop", 0.1),
+            ResidualDropout = r.Double("resid_pdrop", 0.1),
         };
     }
 }
@@ -226,6 +238,9 @@ public sealed record LlamaConfig : ModelConfig
     /// <summary><c>hidden_act</c>.</summary>
     public required string Activation { get; init; }
 
+    /// <summary><c>attention_dropout</c>: dropout on attention probabilities (training mode only; default 0).</summary>
+    public double AttentionDropout { get; init; }
+
     internal static LlamaConfig Read(ConfigReader r)
     {
         string type = r.String("model_type")!;
@@ -259,6 +274,7 @@ public sealed record LlamaConfig : ModelConfig
             RopeTheta = r.Double("rope_theta", 10000.0),
             AttentionBias = type == "qwen2" || r.Bool("attention_bias", false),
             Activation = r.String("hidden_act") ?? "silu",
+            AttentionDropout = r.Double("attention_dropout", 0.0),
         };
     }
 }
@@ -302,6 +318,21 @@ public sealed record BartConfig : ModelConfig
     /// <summary><c>forced_eos_token_id</c>.</summary>
     public int? ForcedEosTokenId { get; init; }
 
+    /// <summary><c>dropout</c>: after the embeddings, each attention block and the feed-forward output (training mode only; default 0.1).</summary>
+    public double Dropout { get; init; } = 0.1;
+
+    /// <summary><c>attention_dropout</c>: on attention probabilities (training mode only; default 0).</summary>
+    public double AttentionDropout { get; init; }
+
+    /// <summary><c>activation_dropout</c>: after the feed-forward activation (training mode only; default 0).</summary>
+    public double ActivationDropout { get; init; }
+
+    /// <summary><c>encoder_layerdrop</c>: probability of skipping an encoder layer (training mode only; default 0).</summary>
+    public double EncoderLayerDrop { get; init; }
+
+    /// <summary><c>decoder_layerdrop</c>: probability of skipping a decoder layer (training mode only; default 0).</summary>
+    public double DecoderLayerDrop { get; init; }
+
     internal static BartConfig Read(ConfigReader r)
     {
         string type = r.String("model_type")!;
@@ -334,6 +365,11 @@ public sealed record BartConfig : ModelConfig
             DecoderFfnSize = r.Int("decoder_ffn_dim"),
             Activation = r.String("activation_function") ?? "gelu",
             ScaleEmbedding = r.Bool("scale_embedding", false),
+            Dropout = r.Double("dropout", 0.1),
+            AttentionDropout = r.Double("attention_dropout", 0.0),
+            ActivationDropout = r.Double("activation_dropout", 0.0),
+            EncoderLayerDrop = r.Double("encoder_layerdrop", 0.0),
+            DecoderLayerDrop = r.Double("decoder_layerdrop", 0.0),
         };
     }
 }
@@ -371,6 +407,9 @@ public sealed record T5Config : ModelConfig
     /// <summary><c>feed_forward_proj</c> (relu, gated-gelu...).</summary>
     public required string FeedForward { get; init; }
 
+    /// <summary><c>dropout_rate</c>: at every T5 dropout site (training mode only; default 0.1).</summary>
+    public double DropoutRate { get; init; } = 0.1;
+
     internal static T5Config Read(ConfigReader r)
     {
         int layers = r.Int("num_layers");
@@ -397,6 +436,7 @@ public sealed record T5Config : ModelConfig
             RelativeMaxDistance = r.Int("relative_attention_max_distance", 128),
             LayerNormEpsilon = r.Double("layer_norm_epsilon", 1e-6),
             FeedForward = r.String("feed_forward_proj") ?? "relu",
+            DropoutRate = r.Double("dropout_rate", 0.1),
         };
     }
 }

@@ -47,15 +47,22 @@ public sealed class BartModel : TransformerLanguageModel
         var hiddenStates = options.OutputHiddenStates ? new List<Tensor>() : null;
 
         using var scope = torch.NewDisposeScope();
-        Tensor h = Embed(inputsEmbeds, "model.encoder.", 0);
+        Tensor h = Dropout(Embed(inputsEmbeds, "model.encoder.", 0), _config.Dropout, options);
         Tensor mask = AdditiveMask(attentionMask, batch, length, length, causal: false, inputsEmbeds.device);
         for (int i = 0; i < _config.EncoderLayers; i++)
         {
             hiddenStates?.Add(h);
+            if (DropLayer(_config.EncoderLayerDrop, options))
+            {
+                // LayerDrop skipped the layer: it attends nowhere (transformers reports None).
+                attentions?.Add(torch.zeros(batch, _config.EncoderHeads, length, length, device: inputsEmbeds.device));
+                continue;
+            }
+
             string p = $"model.encoder.layers.{i}.";
             var (attn, probabilities) = Attention(h, h, mask, p + "self_attn.", _config.EncoderHeads, AttentionSite.EncoderSelf, i, null, options);
             attentions?.Add(probabilities);
-            h = LayerNorm(h + attn, W(p + "self_attn_layer_norm.weight"), W(p + "self_attn_layer_norm.bias"), 1e-5);
+            h = LayerNorm(h + Dropout(attn, _config.Dropout, options), W(p + "self_attn_layer_norm.weight"), W(p + "self_attn_layer_norm.bias"), 1e-5);
             h = FeedForward(h, p, options);
         }
 
@@ -86,20 +93,27 @@ public sealed class BartModel : TransformerLanguageModel
         var hiddenStates = options.OutputHiddenStates ? new List<Tensor>() : null;
 
         using var scope = torch.NewDisposeScope();
-        Tensor h = Embed(inputsEmbeds, "model.decoder.", past);
+        Tensor h = Dropout(Embed(inputsEmbeds, "model.decoder.", past), _config.Dropout, options);
         Tensor selfMask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
         Tensor crossMask = AdditiveMask(encoderAttentionMask, batch, length, source, causal: false, inputsEmbeds.device);
         for (int i = 0; i < _config.DecoderLayers; i++)
         {
             hiddenStates?.Add(h);
+            if (DropLayer(_config.DecoderLayerDrop, options))
+            {
+                attentions?.Add(torch.zeros(batch, _config.DecoderHeads, length, past + length, device: inputsEmbeds.device));
+                crossAttentions?.Add(torch.zeros(batch, _config.DecoderHeads, length, source, device: inputsEmbeds.device));
+                continue;
+            }
+
             string p = $"model.decoder.layers.{i}.";
             var (attn, probabilities) = Attention(h, h, selfMask, p + "self_attn.", _config.DecoderHeads, AttentionSite.DecoderSelf, i, cache, options);
             attentions?.Add(probabilities);
-            h = LayerNorm(h + attn, W(p + "self_attn_layer_norm.weight"), W(p + "self_attn_layer_norm.bias"), 1e-5);
+            h = LayerNorm(h + Dropout(attn, _config.Dropout, options), W(p + "self_attn_layer_norm.weight"), W(p + "self_attn_layer_norm.bias"), 1e-5);
 
             var (cross, crossProbabilities) = Attention(h, encoder.LastHiddenState, crossMask, p + "encoder_attn.", _config.DecoderHeads, AttentionSite.Cross, i, cache, options);
             crossAttentions?.Add(crossProbabilities);
-            h = LayerNorm(h + cross, W(p + "encoder_attn_layer_norm.weight"), W(p + "encoder_attn_layer_norm.bias"), 1e-5);
+            h = LayerNorm(h + Dropout(cross, _config.Dropout, options), W(p + "encoder_attn_layer_norm.weight"), W(p + "encoder_attn_layer_norm.bias"), 1e-5);
             h = FeedForward(h, p, options);
         }
 
@@ -181,7 +195,7 @@ public sealed class BartModel : TransformerLanguageModel
         }
 
         Tensor scores = torch.matmul(q, k.transpose(-1, -2));
-        var (context, probabilities) = Attend(scores, mask, v);
+        var (context, probabilities) = Attend(scores, mask, v, _config.AttentionDropout, options);
         Tensor output = Linear(MergeHeads(context), W(p + "out_proj.weight"), W(p + "out_proj.bias"));
         return (output, probabilities);
     }
@@ -189,7 +203,8 @@ public sealed class BartModel : TransformerLanguageModel
     private Tensor FeedForward(Tensor h, string p, ForwardOptions options)
     {
         Tensor y = Activation(_config.Activation, Linear(h, W(p + "fc1.weight"), W(p + "fc1.bias")), options);
-        y = Linear(y, W(p + "fc2.weight"), W(p + "fc2.bias"));
+        y = Dropout(y, _config.ActivationDropout, options);
+        y = Dropout(Linear(y, W(p + "fc2.weight"), W(p + "fc2.bias")), _config.Dropout, options);
         return LayerNorm(h + y, W(p + "final_layer_norm.weight"), W(p + "final_layer_norm.bias"), 1e-5);
     }
 

@@ -46,6 +46,16 @@ public sealed record ForwardOptions
 
     /// <summary>Optional hook on feed-forward activations (see <see cref="ActivationHook"/>).</summary>
     public ActivationHook? ActivationHook { get; init; }
+
+    /// <summary>
+    /// Training-mode dropout (as transformers' <c>model.train()</c>): when set, every dropout site of the
+    /// architecture is active with the rates of its config, and the keep masks (and layer-drop draws) come from this
+    /// CPU generator, so a forward is reproducible for a given generator state. Null (the default) is eval mode: no
+    /// dropout, and the forward is bit-identical to one without this option. Attention probabilities returned with
+    /// <see cref="OutputAttentions"/> are the ones before attention dropout. The masks cannot match PyTorch's
+    /// (different random-number consumption order), only their distribution does.
+    /// </summary>
+    public Generator? Dropout { get; init; }
 }
 
 /// <summary>The encoder's output.</summary>

@@ -49,7 +49,7 @@ public sealed class Gpt2Model : TransformerLanguageModel
 
         using var scope = torch.NewDisposeScope();
         Tensor positions = positionIds ?? torch.arange(past, past + length, device: inputsEmbeds.device).unsqueeze(0);
-        Tensor h = inputsEmbeds + Embedding(positions, W(_prefix + "wpe.weight"));
+        Tensor h = Dropout(inputsEmbeds + Embedding(positions, W(_prefix + "wpe.weight")), _config.EmbeddingDropout, options);
         Tensor mask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
 
         for (int i = 0; i < _config.Layers; i++)
@@ -89,15 +89,15 @@ public sealed class Gpt2Model : TransformerLanguageModel
                 scores = scores / (i + 1.0);
             }
 
-            var (context, probabilities) = Attend(scores, mask, v);
+            var (context, probabilities) = Attend(scores, mask, v, _config.AttentionDropout, options);
             attentions?.Add(probabilities);
-            Tensor attnOut = Conv1D(MergeHeads(context), W(p + "attn.c_proj.weight"), W(p + "attn.c_proj.bias"));
+            Tensor attnOut = Dropout(Conv1D(MergeHeads(context), W(p + "attn.c_proj.weight"), W(p + "attn.c_proj.bias")), _config.ResidualDropout, options);
             h = h + attnOut;
 
             Tensor y = LayerNorm(h, W(p + "ln_2.weight"), W(p + "ln_2.bias"), _config.LayerNormEpsilon);
             y = Conv1D(y, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"));
             y = Activation(_config.Activation, y, options);
-            y = Conv1D(y, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"));
+            y = Dropout(Conv1D(y, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias")), _config.ResidualDropout, options);
             h = h + y;
         }
 

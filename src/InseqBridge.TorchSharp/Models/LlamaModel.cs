@@ -86,7 +86,7 @@ public sealed class LlamaModel : TransformerLanguageModel
             }
 
             Tensor scores = torch.matmul(q, k.transpose(2, 3)) / Math.Sqrt(headDim);
-            var (context, probabilities) = Attend(scores, mask, v);
+            var (context, probabilities) = Attend(scores, mask, v, _config.AttentionDropout, options);
             attentions?.Add(probabilities);
             h = h + Linear(MergeHeads(context), W(p + "self_attn.o_proj.weight"), OptionalW(p + "self_attn.o_proj.bias"));
 

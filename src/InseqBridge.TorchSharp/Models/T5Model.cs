@@ -39,7 +39,7 @@ public sealed class T5Model : TransformerLanguageModel
         using var scope = torch.NewDisposeScope();
         Tensor mask = AdditiveMask(attentionMask, batch, length, length, causal: false, inputsEmbeds.device);
         Tensor bias = PositionBias("encoder.", length, length, 0, bidirectional: true, inputsEmbeds.device) + mask;
-        Tensor h = inputsEmbeds;
+        Tensor h = Dropout(inputsEmbeds, _config.DropoutRate, options);
         for (int i = 0; i < _config.EncoderLayers; i++)
         {
             hiddenStates?.Add(h);
@@ -47,11 +47,11 @@ public sealed class T5Model : TransformerLanguageModel
             Tensor normed = RmsNorm(h, W(p + "0.layer_norm.weight"), _config.LayerNormEpsilon);
             var (attn, probabilities) = Attention(normed, normed, bias, p + "0.SelfAttention.", AttentionSite.EncoderSelf, i, null, options);
             attentions?.Add(probabilities);
-            h = h + attn;
+            h = h + Dropout(attn, _config.DropoutRate, options);
             h = FeedForward(h, p + "1.", options);
         }
 
-        h = RmsNorm(h, W("encoder.final_layer_norm.weight"), _config.LayerNormEpsilon);
+        h = Dropout(RmsNorm(h, W("encoder.final_layer_norm.weight"), _config.LayerNormEpsilon), _config.DropoutRate, options);
         hiddenStates?.Add(h);
         return new EncoderOutput(
             h.MoveToOuterDisposeScope(),
@@ -81,7 +81,7 @@ public sealed class T5Model : TransformerLanguageModel
         Tensor selfMask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
         Tensor selfBias = PositionBias("decoder.", length, past + length, past, bidirectional: false, inputsEmbeds.device) + selfMask;
         Tensor crossBias = AdditiveMask(encoderAttentionMask, batch, length, source, causal: false, inputsEmbeds.device);
-        Tensor h = inputsEmbeds;
+        Tensor h = Dropout(inputsEmbeds, _config.DropoutRate, options);
         for (int i = 0; i < _config.DecoderLayers; i++)
         {
             hiddenStates?.Add(h);
@@ -89,16 +89,16 @@ public sealed class T5Model : TransformerLanguageModel
             Tensor normed = RmsNorm(h, W(p + "0.layer_norm.weight"), _config.LayerNormEpsilon);
             var (attn, probabilities) = Attention(normed, normed, selfBias, p + "0.SelfAttention.", AttentionSite.DecoderSelf, i, cache, options);
             attentions?.Add(probabilities);
-            h = h + attn;
+            h = h + Dropout(attn, _config.DropoutRate, options);
 
             Tensor normedCross = RmsNorm(h, W(p + "1.layer_norm.weight"), _config.LayerNormEpsilon);
             var (cross, crossProbabilities) = Attention(normedCross, encoder.LastHiddenState, crossBias, p + "1.EncDecAttention.", AttentionSite.Cross, i, cache, options);
             crossAttentions?.Add(crossProbabilities);
-            h = h + cross;
+            h = h + Dropout(cross, _config.DropoutRate, options);
             h = FeedForward(h, p + "2.", options);
         }
 
-        h = RmsNorm(h, W("decoder.final_layer_norm.weight"), _config.LayerNormEpsilon);
+        h = Dropout(RmsNorm(h, W("decoder.final_layer_norm.weight"), _config.LayerNormEpsilon), _config.DropoutRate, options);
         hiddenStates?.Add(h);
         if (cache is not null)
         {
@@ -147,7 +147,7 @@ public sealed class T5Model : TransformerLanguageModel
         }
 
         Tensor scores = torch.matmul(q, k.transpose(-1, -2));
-        var (context, probabilities) = Attend(scores, bias, v);
+        var (context, probabilities) = Attend(scores, bias, v, _config.DropoutRate, options);
         return (Linear(MergeHeads(context), W(p + "o.weight"), null), probabilities);
     }
 
@@ -170,7 +170,8 @@ public sealed class T5Model : TransformerLanguageModel
             y = Activation(_config.FeedForward, Linear(normed, W(p + "DenseReluDense.wi.weight"), null), options);
         }
 
-        return h + Linear(y, W(p + "DenseReluDense.wo.weight"), null);
+        y = Dropout(y, _config.DropoutRate, options);
+        return h + Dropout(Linear(y, W(p + "DenseReluDense.wo.weight"), null), _config.DropoutRate, options);
     }
 
     /// <summary>Relative position bias [1, heads, queries, keys] for queries at past..past+queries-1.</summary>

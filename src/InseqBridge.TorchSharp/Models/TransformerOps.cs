@@ -116,6 +116,48 @@ internal static class TransformerOps
         return mask.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Training-mode dropout of rate <paramref name="p"/> when <paramref name="options"/> carries a dropout generator
+    /// (elements zeroed with probability p, survivors scaled by 1 / (1 - p), as torch.nn.functional.dropout);
+    /// otherwise, or when p is 0, <paramref name="x"/> itself is returned (no operation, so eval mode is unchanged).
+    /// </summary>
+    public static Tensor Dropout(Tensor x, double p, ForwardOptions options)
+    {
+        if (options.Dropout is not { } generator || p == 0.0)
+        {
+            return x;
+        }
+
+        if (p is < 0.0 or > 1.0 || double.IsNaN(p))
+        {
+            throw new Errors.InvalidRequestException($"Dropout rate must be in [0, 1] (got {p}).");
+        }
+
+        using var scope = torch.NewDisposeScope();
+        if (p == 1.0)
+        {
+            return torch.zeros_like(x).MoveToOuterDisposeScope();
+        }
+
+        Tensor keep = torch.empty(x.shape, ScalarType.Float32).bernoulli_(1.0 - p, generator).to(x.dtype).to(x.device);
+        return (x * keep * (1.0 / (1.0 - p))).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// LayerDrop: whether to skip a whole layer, drawn with probability <paramref name="p"/> from the dropout
+    /// generator (never in eval mode or when p is 0).
+    /// </summary>
+    public static bool DropLayer(double p, ForwardOptions options)
+    {
+        if (options.Dropout is not { } generator || p <= 0.0)
+        {
+            return false;
+        }
+
+        using Tensor draw = torch.empty(1, ScalarType.Float32).uniform_(0.0, 1.0, generator);
+        return draw.item<float>() < p;
+    }
+
     /// <summary>Repeats key/value heads for grouped-query attention: [b, kvHeads, s, d] → [b, kvHeads*rep, s, d].</summary>
     public static Tensor RepeatKv(Tensor x, int repeats)
     {
@@ -129,13 +171,18 @@ internal static class TransformerOps
         return e.reshape(b, h * repeats, s, d);
     }
 
-    /// <summary>Softmax attention given raw scores and values; returns the context and the probabilities.</summary>
-    public static (Tensor Context, Tensor Probabilities) Attend(Tensor scores, Tensor? additiveMask, Tensor values)
+    /// <summary>
+    /// Softmax attention given raw scores and values; returns the context and the probabilities (before dropout).
+    /// With training-mode dropout in <paramref name="options"/>, <paramref name="dropout"/> is applied to the
+    /// probabilities that weight the values.
+    /// </summary>
+    public static (Tensor Context, Tensor Probabilities) Attend(
+        Tensor scores, Tensor? additiveMask, Tensor values, double dropout = 0.0, ForwardOptions? options = null)
     {
         using var scope = torch.NewDisposeScope();
         Tensor s = additiveMask is null ? scores : scores + additiveMask;
         Tensor p = s.softmax(-1, ScalarType.Float32);
-        Tensor context = torch.matmul(p, values);
+        Tensor context = torch.matmul(options is null ? p : Dropout(p, dropout, options), values);
         return (context.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope());
     }
 }

@@ -82,6 +82,14 @@ public abstract record StepFunction
                     MinTokensToKeep = r.Int("min_tokens_to_keep", 1),
                 };
                 break;
+            case "mc_dropout_prob_avg":
+                fn = new McDropoutProbabilityAverage { Samples = r.Int("n_mcd_steps", 5), LogProb = r.Bool("logprob", false) };
+                if (((McDropoutProbabilityAverage)fn).Samples < 1)
+                {
+                    throw new InvalidRequestException($"Step function 'mc_dropout_prob_avg': n_mcd_steps must be at least 1 (got {((McDropoutProbabilityAverage)fn).Samples}).");
+                }
+
+                break;
             case "top_p_size":
                 fn = new TopPSize { TopP = r.DoubleOrNull("top_p") ?? throw new InvalidRequestException("Step function 'top_p_size' requires argument top_p (e.g. top_p=0.9).") };
                 break;
@@ -89,12 +97,6 @@ public abstract record StepFunction
                 if (customIds?.Contains(id) == true)
                 {
                     return new CustomStepFunction(id, args);
-                }
-
-                if (BuiltInIds.Contains(id))
-                {
-                    throw new InvalidRequestException(
-                        $"Step function '{id}' needs dropout sampling, which the native backend does not implement yet. Use the Python backend for it.");
                 }
 
                 throw new InvalidRequestException(
@@ -159,6 +161,54 @@ public sealed record TopPSize : StepFunction
 
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, object?> Arguments => new Dictionary<string, object?> { ["top_p"] = TopP };
+}
+
+/// <summary>
+/// <c>mc_dropout_prob_avg</c>: how far the target's probability (log-probability with <see cref="LogProb"/>) under
+/// the model in eval mode lies from <see cref="Samples"/> Monte Carlo dropout predictions, as a z-score:
+/// (p - mean(noisy)) / std(noisy), with the unbiased standard deviation. The noisy passes run the step's inputs with
+/// the model's dropout active at the config's rates (embeddings for encoder-decoders, so gradients flow through
+/// them when attributed; token ids for decoder-only models), drawing masks from a generator seeded with the
+/// request's <see cref="GenerationArguments.Seed"/> and advanced step after step, so a call is reproducible.
+/// </summary>
+/// <remarks>
+/// Differences from Inseq 0.6.0: Inseq switches the model to train mode and never back, so every forward after the
+/// first evaluation (later steps, attributions) also runs with dropout; here only the noisy passes do. Dropout masks
+/// come from a different random stream than PyTorch's, so individual values cannot match Python; only their
+/// distribution does. A model without dropout (all rates 0) gives noisy probabilities equal to the clean one, so the
+/// score is what torch gives for that: 0 / 0 = NaN, or +-sqrt((n-1)/n) where the float32 mean of n equal values
+/// rounds off by one step.
+/// </remarks>
+public sealed record McDropoutProbabilityAverage : StepFunction
+{
+    /// <inheritdoc />
+    public override string Id => "mc_dropout_prob_avg";
+
+    /// <summary><c>n_mcd_steps</c>: number of noisy (dropout) forward passes (default 5, at least 1; one gives NaN, as torch's unbiased std).</summary>
+    public int Samples { get; init; } = 5;
+
+    /// <summary><c>logprob</c>: use log-probabilities.</summary>
+    public bool LogProb { get; init; }
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, object?> Arguments
+    {
+        get
+        {
+            var args = new Dictionary<string, object?>();
+            if (Samples != 5)
+            {
+                args["n_mcd_steps"] = Samples;
+            }
+
+            if (LogProb)
+            {
+                args["logprob"] = true;
+            }
+
+            return args;
+        }
+    }
 }
 
 /// <summary>A step function registered with the backend under <paramref name="RegisteredId"/>.</summary>
