@@ -43,7 +43,7 @@ public sealed record AttributionRequest(IReadOnlyList<string> InputTexts)
     public bool SkipSpecialTokens { get; init; }
 
     /// <summary>Execution strategy of the native backend (results are identical).</summary>
-    public ExecutionMode Mode { get; init; } = ExecutionMode.Reference;
+    public ExecutionMode Mode { get; init; } = ExecutionMode.Fast;
 }
 
 /// <summary>Generation arguments (Inseq's <c>generation_args</c>).</summary>
