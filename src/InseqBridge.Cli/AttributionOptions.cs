@@ -61,6 +61,9 @@ public sealed class AttributionOptions
     /// <summary><c>--seed N</c>.</summary>
     public Option<long> Seed { get; } = new("--seed") { Description = "Seed for sampling and stochastic methods.", DefaultValueFactory = _ => 0, HelpName = "N" };
 
+    /// <summary><c>--mode fast|reference</c>.</summary>
+    public Option<string> Mode { get; } = ModeOption();
+
     /// <summary><c>--aggregate</c>.</summary>
     public Option<bool> Aggregate { get; } = new("--aggregate") { Description = "Save the default aggregation instead of the raw attributions." };
 
@@ -81,7 +84,7 @@ public sealed class AttributionOptions
     public IEnumerable<Option> All =>
     [
         Model, Method, StepScores, AttributedFn, AttributeTarget, PosStart, PosEnd, MaxNewTokens, NSteps,
-        InternalBatchSize, IncludeEos, BatchSize, MethodArgs, StepArgs, FnArgs, Seed, Aggregate, Aggregator, AggregateFn, Overwrite,
+        InternalBatchSize, IncludeEos, BatchSize, MethodArgs, StepArgs, FnArgs, Seed, Mode, Aggregate, Aggregator, AggregateFn, Overwrite,
     ];
 
     /// <summary>Adds every option to <paramref name="command"/>.</summary>
@@ -151,6 +154,7 @@ public sealed class AttributionOptions
             IncludeEosBaseline = parseResult.GetValue(IncludeEos),
             BatchSize = parseResult.GetValue(BatchSize),
             Generation = new GenerationArguments { MaxNewTokens = parseResult.GetValue(MaxNewTokens), Seed = parseResult.GetValue(Seed) },
+            Mode = parseResult.GetValue(Mode) == "reference" ? ExecutionMode.Reference : ExecutionMode.Fast,
         };
     }
 
@@ -172,6 +176,18 @@ public sealed class AttributionOptions
         }
 
         return AggregatorPipeline.Parse(ids, functions);
+    }
+
+    private static Option<string> ModeOption()
+    {
+        var option = new Option<string>("--mode")
+        {
+            Description = "Execution: reference (Inseq's per-step passes, default) or fast (batched steps, experimental); results are equal.",
+            DefaultValueFactory = _ => "reference",
+            HelpName = "fast|reference",
+        };
+        option.AcceptOnlyFromAmong("fast", "reference");
+        return option;
     }
 
     /// <summary>Parses <c>K=V,K=V</c>.</summary>

@@ -59,6 +59,7 @@ public static class CommandLine
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(ForwardCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 }

@@ -55,7 +55,8 @@ internal sealed partial class AttributionRun
 
     private bool EncoderDecoder => _model.IsEncoderDecoder;
 
-    private sealed class StepRecord
+    /// <summary>The results of one target position: attributions and scores per active row.</summary>
+    internal sealed class StepRecord
     {
         public required int Position { get; init; }
 
@@ -86,6 +87,10 @@ internal sealed partial class AttributionRun
             else if (_method.IsFinalStepMethod)
             {
                 innerShape = RunFinalStep(start, iterEnd, records);
+            }
+            else if (FastAttributionRun.Supports(_method, _request, _contrast is not null, start))
+            {
+                innerShape = new FastAttributionRun(_owner, _method, _request, _sources, _targets).Run(start, iterEnd, records, stepDone, cancellationToken);
             }
             else
             {

@@ -48,7 +48,10 @@ public sealed record AttributionRequest(IReadOnlyList<string> InputTexts)
     /// <summary>Skip special tokens when decoding generated texts.</summary>
     public bool SkipSpecialTokens { get; init; }
 
-    /// <summary>Execution strategy of the native backend (results are identical).</summary>
+    /// <summary>
+    /// Execution strategy of the native backend (results are identical within fp32 rounding). The default stays
+    /// <see cref="ExecutionMode.Reference"/> until the batched mode measures faster (see README, "Execution modes").
+    /// </summary>
     public ExecutionMode Mode { get; init; } = ExecutionMode.Reference;
 }
 

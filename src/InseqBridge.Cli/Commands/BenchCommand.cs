@@ -1,0 +1,454 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using InseqBridge.Attribution;
+using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.TorchSharp.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace InseqBridge.Cli.Commands;
+
+/// <summary>
+/// <c>bench</c>: a fixed benchmark of the native engine (fast and reference mode) and, with <c>--python</c>, Python
+/// Inseq on the same checkpoints: random-weight GPT-2-small- and BART-base-sized models (or, with <c>--quick</c>,
+/// the tiny reference models), a 20-token prompt with 10 forced tokens, methods saliency, integrated_gradients
+/// (50 steps) and attention. Prints medians, ratios, peak RSS, GFLOP/s against a matmul probe, thread counts, BLAS,
+/// and the cost growth against generated length.
+/// </summary>
+public static partial class BenchCommand
+{
+    private static readonly string[] Methods = ["saliency", "integrated_gradients", "attention"];
+    private static readonly int[] GrowthLengths = [5, 10, 20, 40];
+    private const int PromptTokens = 20;
+    private const int ForcedTokens = 10;
+    private const int IgSteps = 50;
+
+    private const string Text =
+        "The old lighthouse keeper climbed the winding stairs every evening to light the lamp that guided ships " +
+        "safely past the rocky coast. Over the years he had seen storms tear sails apart and fog swallow whole " +
+        "fleets, yet the light never failed. Children from the village would bring him bread and news, and in " +
+        "return he told them stories about sailors, whales and the strange lights that sometimes danced on the water " +
+        "long after midnight when the sea was calm and the stars were bright.";
+
+    /// <summary>Creates the command.</summary>
+    public static Command Create()
+    {
+        var python = new Option<string?>("--python") { Description = "Python interpreter with inseq installed: also time Python Inseq on the same checkpoints.", HelpName = "PATH" };
+        var quick = new Option<bool>("--quick") { Description = "Use the tiny reference models (tests/fixtures/parity/models) instead of full-size ones." };
+        var json = new Option<string?>("--json") { Description = "Save the figures as JSON.", HelpName = "FILE" };
+        var repeats = new Option<int?>("--repeats") { Description = "Timed runs per case (default: 5 with --quick, 3 otherwise).", HelpName = "N" };
+        var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats };
+        command.SetAction(parseResult => Run(
+            parseResult.GetValue(python), parseResult.GetValue(quick), parseResult.GetValue(json), parseResult.GetValue(repeats),
+            parseResult.InvocationConfiguration.Output));
+        return command;
+    }
+
+    private sealed record Case(string Model, string Method, double Fast, double Reference, double? Python, double PeakRssMb);
+
+    private static int Run(string? python, bool quick, string? jsonPath, int? repeatOption, TextWriter output)
+    {
+        int repeats = repeatOption ?? (quick ? 5 : 3);
+        if (repeats < 1)
+        {
+            throw new CliUsageException("--repeats must be at least 1.");
+        }
+
+        string fixtures = FindFixtureModels();
+        string? temp = null;
+        try
+        {
+            var models = new List<(string Name, string Dir)>();
+            if (quick)
+            {
+                models.Add(("gpt2-tiny", Path.Combine(fixtures, "gpt2")));
+                models.Add(("bart-tiny", Path.Combine(fixtures, "bart")));
+            }
+            else
+            {
+                temp = Directory.CreateTempSubdirectory("inseq-bridge-bench-").FullName;
+                output.WriteLine("creating random-weight models in " + temp);
+                models.Add(("gpt2-small", ScaledCheckpoint(Path.Combine(fixtures, "gpt2"), Path.Combine(temp, "gpt2-small"), isBart: false)));
+                models.Add(("bart-base", ScaledCheckpoint(Path.Combine(fixtures, "bart"), Path.Combine(temp, "bart-base"), isBart: true)));
+            }
+
+            int threads = torch.get_num_threads();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"native: TorchSharp/libtorch-cpu, {threads} intra-op threads, BLAS: the one bundled in libtorch-cpu; {Environment.ProcessorCount} logical CPUs visible"));
+            double matmul = MatmulProbe();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"matmul probe (1024x1024 fp32, same process): {matmul:F1} GFLOP/s"));
+
+            var cases = new List<Case>();
+            double igGflops = 0;
+            var growthLines = new List<string>();
+            foreach (var (name, dir) in models)
+            {
+                using NativeAttributionModel model = NativeAttributionModel.Load(dir, modelName: name);
+                var (input, generated) = Texts(model, ForcedTokens);
+                JsonObject? py = python is null ? null : RunPython(python, dir, input, generated, threads, repeats, model.IsEncoderDecoder ? null : model, output);
+                foreach (string method in Methods)
+                {
+                    var request = Request(method, input, generated);
+                    double fast = Median(model, request with { Mode = ExecutionMode.Fast }, repeats);
+                    double reference = Median(model, request with { Mode = ExecutionMode.Reference }, repeats);
+                    double? pyTime = py?["median"]?[method]?.GetValue<double>();
+                    double rss = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
+                    cases.Add(new Case(name, method, fast, reference, pyTime, rss));
+                    if (method == "integrated_gradients" && !model.IsEncoderDecoder)
+                    {
+                        igGflops = IgFlops(model, input, generated) / fast / 1e9;
+                    }
+                }
+
+                if (!model.IsEncoderDecoder)
+                {
+                    growthLines.AddRange(Growth(model, quick, py));
+                }
+
+                if (py is not null)
+                {
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"python ({name}): torch {py["torch"]}, inseq {py["inseq"]}, {py["threads"]} threads, peak RSS {py["peak_rss_mb"]?.GetValue<double>():F0} MB, BLAS: {py["blas"]}"));
+                }
+            }
+
+            output.WriteLine();
+            output.WriteLine($"medians over {repeats} runs (seconds); 20-token prompt, 10 forced tokens, IG with {IgSteps} steps");
+            output.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-12} {1,-22} {2,10} {3,10} {4,10} {5,9} {6,9} {7,10}", "model", "method", "fast", "reference", "python", "vs ref", "vs py", "peak MB"));
+            foreach (Case c in cases)
+            {
+                output.WriteLine(string.Format(
+                    CultureInfo.InvariantCulture, "{0,-12} {1,-22} {2,10:F4} {3,10:F4} {4,10} {5,8:F1}x {6,9} {7,10:F0}",
+                    c.Model, c.Method, c.Fast, c.Reference, c.Python is double p ? p.ToString("F4", CultureInfo.InvariantCulture) : "-",
+                    c.Reference / c.Fast, c.Python is double q ? (q / c.Fast).ToString("F1", CultureInfo.InvariantCulture) + "x" : "-", c.PeakRssMb));
+            }
+
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"integrated_gradients (fast, decoder-only model): {igGflops:F1} GFLOP/s = {igGflops / matmul:P0} of the matmul probe"));
+            output.WriteLine();
+            output.WriteLine("cost growth against generated length (decoder-only model, 20-token prompt; seconds):");
+            foreach (string line in growthLines)
+            {
+                output.WriteLine(line);
+            }
+
+            if (jsonPath is not null)
+            {
+                var root = new JsonObject
+                {
+                    ["cases"] = new JsonArray(cases.Select(c => (JsonNode?)new JsonObject
+                    {
+                        ["model"] = c.Model,
+                        ["method"] = c.Method,
+                        ["native_fast_s"] = c.Fast,
+                        ["native_reference_s"] = c.Reference,
+                        ["python_s"] = c.Python,
+                        ["speedup_vs_python"] = c.Python is double p ? p / c.Fast : null,
+                        ["speedup_vs_reference"] = c.Reference / c.Fast,
+                        ["peak_rss_mb"] = c.PeakRssMb,
+                    }).ToArray()),
+                    ["matmul_gflops"] = matmul,
+                    ["ig_gflops"] = igGflops,
+                    ["threads"] = threads,
+                    ["repeats"] = repeats,
+                };
+                File.WriteAllText(jsonPath, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                output.WriteLine("wrote " + jsonPath);
+            }
+
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            if (temp is not null)
+            {
+                Directory.Delete(temp, recursive: true);
+            }
+        }
+    }
+
+    private static AttributionRequest Request(string method, string input, string generated) => new([input])
+    {
+        GeneratedTexts = [generated],
+        Method = AttributionMethod.FromId(method, method == "integrated_gradients"
+            ? new Dictionary<string, string> { ["n_steps"] = IgSteps.ToString(CultureInfo.InvariantCulture) }
+            : new Dictionary<string, string>()),
+    };
+
+    /// <summary>A prompt of 20 tokens and a forced output of <paramref name="forced"/> more (decoder-only: prompt + continuation).</summary>
+    private static (string Input, string Generated) Texts(NativeAttributionModel model, int forced)
+    {
+        int[] ids = model.Tokenizer.Encode(Text).Where(id => !model.Tokenizer.IsSpecial(id)).ToArray();
+        string Decode(IEnumerable<int> part) => model.Tokenizer.Decode(part.ToList(), skipSpecialTokens: true, cleanUpTokenizationSpaces: false);
+        string input = Decode(ids.Take(PromptTokens));
+        return model.IsEncoderDecoder
+            ? (input, Decode(ids.Skip(PromptTokens).Take(forced)).Trim())
+            : (input, Decode(ids.Take(PromptTokens + forced)));
+    }
+
+    private static double Median(NativeAttributionModel model, AttributionRequest request, int repeats)
+    {
+        model.Attribute(request);
+        var times = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            GC.Collect();
+            var watch = Stopwatch.StartNew();
+            model.Attribute(request);
+            times[i] = watch.Elapsed.TotalSeconds;
+        }
+
+        Array.Sort(times);
+        return repeats % 2 == 1 ? times[repeats / 2] : (times[(repeats / 2) - 1] + times[repeats / 2]) / 2;
+    }
+
+    private static IEnumerable<string> Growth(NativeAttributionModel model, bool withReference, JsonObject? py)
+    {
+        yield return string.Format(CultureInfo.InvariantCulture, "{0,-22} {1,8} {2,10} {3,10} {4,10}", "method", "tokens", "fast", "reference", "python");
+        foreach (string method in new[] { "saliency", "integrated_gradients" })
+        {
+            foreach (int length in GrowthLengths)
+            {
+                var (input, generated) = Texts(model, length);
+                var request = Request(method, input, generated);
+                double fast = Median(model, request with { Mode = ExecutionMode.Fast }, 1);
+                string reference = withReference ? Median(model, request with { Mode = ExecutionMode.Reference }, 1).ToString("F4", CultureInfo.InvariantCulture) : "-";
+                string pyTime = py?["growth"]?[method]?[length.ToString(CultureInfo.InvariantCulture)]?.GetValue<double>().ToString("F4", CultureInfo.InvariantCulture) ?? "-";
+                yield return string.Format(CultureInfo.InvariantCulture, "{0,-22} {1,8} {2,10:F4} {3,10} {4,10}", method, length, fast, reference, pyTime);
+            }
+        }
+    }
+
+    /// <summary>Median GFLOP/s of a 1024x1024 fp32 matrix product.</summary>
+    private static double MatmulProbe()
+    {
+        const int n = 1024;
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        Tensor a = torch.randn(n, n), b = torch.randn(n, n);
+        torch.mm(a, b).Dispose();
+        var times = new List<double>();
+        for (int i = 0; i < 7; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            torch.mm(a, b).Dispose();
+            times.Add(watch.Elapsed.TotalSeconds);
+        }
+
+        times.Sort();
+        return 2.0 * n * n * n / times[times.Count / 2] / 1e9;
+    }
+
+    /// <summary>
+    /// Useful FLOPs of integrated gradients in fast mode on a GPT-2 model: forward + backward (3x the forward) of
+    /// every (step, alpha) row over its prefix: per token 2 x (non-embedding weights + LM head) plus attention.
+    /// </summary>
+    private static double IgFlops(NativeAttributionModel model, string input, string generated)
+    {
+        JsonElement raw = model.Config.Raw;
+        double d = raw.GetProperty("n_embd").GetDouble(), layers = raw.GetProperty("n_layer").GetDouble();
+        double inner = raw.TryGetProperty("n_inner", out var i) && i.ValueKind == JsonValueKind.Number ? i.GetDouble() : 4 * d;
+        double vocab = model.Config.VocabSize;
+        double weights = layers * ((4 * d * d) + (2 * d * inner));
+        int prompt = model.Tokenizer.Encode(input).Count, total = model.Tokenizer.Encode(generated).Count;
+        double flops = 0;
+        for (int w = prompt; w < total; w++)
+        {
+            flops += w * ((2 * (weights + (d * vocab))) + (4 * layers * d * w));
+        }
+
+        return 3 * IgSteps * flops;
+    }
+
+    private static JsonObject RunPython(string python, string dir, string input, string generated, int threads, int repeats, NativeAttributionModel? decoderOnly, TextWriter output)
+    {
+        string work = Directory.CreateTempSubdirectory("inseq-bridge-pybench-").FullName;
+        try
+        {
+            string script = Path.Combine(work, "bench_inseq.py");
+            using (Stream resource = typeof(BenchCommand).Assembly.GetManifestResourceStream("bench_inseq.py")!)
+            using (FileStream file = File.Create(script))
+            {
+                resource.CopyTo(file);
+            }
+
+            var growth = new JsonObject();
+            if (decoderOnly is not null)
+            {
+                foreach (int length in GrowthLengths)
+                {
+                    growth[length.ToString(CultureInfo.InvariantCulture)] = Texts(decoderOnly, length).Generated;
+                }
+            }
+
+            var info = new ProcessStartInfo(python) { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (string arg in new[]
+            {
+                script, "--model", Path.GetFullPath(dir), "--input", input, "--generated", generated, "--methods", string.Join(',', Methods),
+                "--n-steps", IgSteps.ToString(CultureInfo.InvariantCulture), "--repeats", repeats.ToString(CultureInfo.InvariantCulture),
+                "--threads", threads.ToString(CultureInfo.InvariantCulture), "--growth", growth.ToJsonString(),
+            })
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            output.WriteLine($"running Python Inseq ({python}) on {dir} ...");
+            using Process process = Process.Start(info) ?? throw new CliUsageException($"Could not start {python}.");
+            Task<string> stderr = process.StandardError.ReadToEndAsync();
+            string stdout = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            string last = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? string.Empty;
+            if (process.ExitCode != 0 || !last.StartsWith('{'))
+            {
+                throw new CliUsageException($"The Python benchmark failed (exit {process.ExitCode}): {Tail(stderr.Result)}");
+            }
+
+            return JsonNode.Parse(last)!.AsObject();
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static string Tail(string text) => text.Length <= 2000 ? text : text[^2000..];
+
+    /// <summary>tests/fixtures/parity/models, searched upwards from the working directory and the executable.</summary>
+    private static string FindFixtureModels()
+    {
+        foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (DirectoryInfo? dir = new(start); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "tests", "fixtures", "parity", "models");
+                if (Directory.Exists(Path.Combine(candidate, "gpt2")) && Directory.Exists(Path.Combine(candidate, "bart")))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        throw new CliUsageException("bench needs the repository's tests/fixtures/parity/models (tokenizers and tiny models): run it inside the repository.");
+    }
+
+    [GeneratedRegex(@"\.(h|layers)\.(\d+)\.")]
+    private static partial Regex LayerPattern();
+
+    /// <summary>
+    /// Writes a random-weight copy of a tiny fixture checkpoint scaled to GPT-2 small (12 layers, 768 wide, 12
+    /// heads, 3072 inner, 1024 positions) or BART base (6 + 6 layers, 768 wide, 12 heads, 3072 inner, 1024
+    /// positions), with the fixture's tokenizer files.
+    /// </summary>
+    private static string ScaledCheckpoint(string tiny, string target, bool isBart)
+    {
+        Directory.CreateDirectory(target);
+        foreach (string file in new[] { "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "generation_config.json" })
+        {
+            string source = Path.Combine(tiny, file);
+            if (File.Exists(source))
+            {
+                File.Copy(source, Path.Combine(target, file));
+            }
+        }
+
+        JsonObject config = JsonNode.Parse(File.ReadAllText(Path.Combine(tiny, "config.json")))!.AsObject();
+        const int d = 768, heads = 12, inner = 3072, positions = 1024;
+        int layers = isBart ? 6 : 12;
+        int tinyD, tinyInner, tinyPositions;
+        if (isBart)
+        {
+            (tinyD, tinyInner, tinyPositions) = (config["d_model"]!.GetValue<int>(), config["encoder_ffn_dim"]!.GetValue<int>(), config["max_position_embeddings"]!.GetValue<int>());
+            config["d_model"] = d;
+            config["encoder_attention_heads"] = heads;
+            config["decoder_attention_heads"] = heads;
+            config["encoder_ffn_dim"] = inner;
+            config["decoder_ffn_dim"] = inner;
+            config["encoder_layers"] = layers;
+            config["decoder_layers"] = layers;
+            config["num_hidden_layers"] = layers;
+            config["max_position_embeddings"] = positions;
+        }
+        else
+        {
+            (tinyD, tinyInner, tinyPositions) = (config["n_embd"]!.GetValue<int>(), config["n_inner"]!.GetValue<int>(), config["n_positions"]!.GetValue<int>());
+            config["n_embd"] = d;
+            config["n_head"] = heads;
+            config["n_inner"] = inner;
+            config["n_layer"] = layers;
+            config["n_positions"] = positions;
+        }
+
+        File.WriteAllText(Path.Combine(target, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+
+        var tensors = new List<(string Name, long[] Shape)>();
+        foreach (var (name, (_, shape)) in SafetensorsCheckpoint.ReadHeader(Path.Combine(tiny, "model.safetensors")))
+        {
+            Match layer = LayerPattern().Match(name);
+            if (layer.Success && layer.Groups[2].Value != "0")
+            {
+                continue;
+            }
+
+            bool positional = name.Contains("wpe", StringComparison.Ordinal) || name.Contains("embed_positions", StringComparison.Ordinal);
+            long[] scaled = shape.Select((s, axis) =>
+                positional && axis == 0 ? s - tinyPositions + positions
+                : s == tinyD ? d
+                : s == 3 * tinyD ? 3 * d
+                : s == tinyInner ? inner
+                : s).ToArray();
+            if (!layer.Success)
+            {
+                tensors.Add((name, scaled));
+                continue;
+            }
+
+            for (int l = 0; l < layers; l++)
+            {
+                tensors.Add((name.Replace(layer.Value, $".{layer.Groups[1].Value}.{l}.", StringComparison.Ordinal), scaled));
+            }
+        }
+
+        WriteSafetensors(Path.Combine(target, "model.safetensors"), tensors);
+        return target;
+    }
+
+    /// <summary>Streams F32 tensors to a safetensors file: ones for norm weights, zeros for biases, N(0, 0.02) otherwise.</summary>
+    private static void WriteSafetensors(string path, List<(string Name, long[] Shape)> tensors)
+    {
+        var header = new JsonObject();
+        long offset = 0;
+        foreach (var (name, shape) in tensors)
+        {
+            long bytes = shape.Aggregate(4L, (a, b) => a * b);
+            header[name] = new JsonObject
+            {
+                ["dtype"] = "F32",
+                ["shape"] = new JsonArray(shape.Select(s => (JsonNode?)s).ToArray()),
+                ["data_offsets"] = new JsonArray(offset, offset + bytes),
+            };
+            offset += bytes;
+        }
+
+        byte[] headerBytes = Encoding.UTF8.GetBytes(header.ToJsonString());
+        int padded = (headerBytes.Length + 7) / 8 * 8;
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        stream.Write(BitConverter.GetBytes((ulong)padded));
+        stream.Write(headerBytes);
+        stream.Write(Enumerable.Repeat((byte)' ', padded - headerBytes.Length).ToArray());
+        torch.manual_seed(0);
+        foreach (var (name, shape) in tensors)
+        {
+            using var scope = torch.NewDisposeScope();
+            bool norm = name.EndsWith(".weight", StringComparison.Ordinal) && (name.Contains("ln_", StringComparison.Ordinal) || name.Contains("norm", StringComparison.Ordinal));
+            bool bias = name.EndsWith("bias", StringComparison.Ordinal);
+            Tensor t = norm ? torch.ones(shape) : bias ? torch.zeros(shape) : torch.randn(shape) * 0.02;
+            stream.Write(MemoryMarshal.AsBytes(t.contiguous().data<float>().ToArray().AsSpan()));
+        }
+    }
+}
