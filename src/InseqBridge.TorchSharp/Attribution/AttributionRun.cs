@@ -140,7 +140,7 @@ internal sealed partial class AttributionRun
 
     /// <summary>
     /// The per-step outputs (output_step_attributions): every batch row, rows that had finished at a step filled with
-    /// zeros as Inseq's remap_from_filtered does; tokens with padding. Sequence scores are kept on the sequences only.
+    /// NaN as Inseq's remap_from_filtered does; tokens with padding. Sequence scores are kept on the sequences only.
     /// </summary>
     private List<FeatureAttributionStepOutput> BuildSteps(List<StepRecord> records, int[]? innerShape)
     {
@@ -157,6 +157,7 @@ internal sealed partial class AttributionRun
 
             int positions = rows.Max(r => r.Length) / inner;
             var data = new float[count * positions * inner];
+            Array.Fill(data, float.NaN);
             for (int k = 0; k < record.Rows.Length; k++)
             {
                 Array.Copy(rows[k], 0, data, record.Rows[k] * positions * inner, Math.Min(rows[k].Length, positions * inner));
@@ -174,6 +175,7 @@ internal sealed partial class AttributionRun
             foreach (string id in ids.Concat(_request.StepScores.Select(f => f.Id)).Where(record.Scores.ContainsKey))
             {
                 var values = new float[count];
+                Array.Fill(values, float.NaN);
                 for (int k = 0; k < record.Rows.Length; k++)
                 {
                     values[record.Rows[k]] = record.Scores[id][k];

@@ -3,7 +3,7 @@ namespace InseqBridge.Data;
 /// <summary>
 /// One generation step of a batch, as Inseq's <c>FeatureAttributionStepOutput</c> keeps it when
 /// <c>output_step_attributions</c> is requested: the tokens of every batch row (prefix, source, the attributed target
-/// token) and the step's tensors with the batch as first dimension. Rows that had finished at this step hold zeros.
+/// token) and the step's tensors with the batch as first dimension. Rows that had finished at this step hold NaN.
 /// </summary>
 public sealed record FeatureAttributionStepOutput
 {

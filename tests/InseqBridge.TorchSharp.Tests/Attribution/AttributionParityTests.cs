@@ -64,9 +64,49 @@ public class AttributionParityTests(ITestOutputHelper output)
         Assert.Equal(expected.Info["attr_pos_start"]!.ToJsonString(), actual.Info["attr_pos_start"]!.ToJsonString());
         Assert.Equal(expected.Info["attr_pos_end"]!.ToJsonString(), actual.Info["attr_pos_end"]!.ToJsonString());
         Assert.Equal(expected.Info["generated_texts"]!.ToJsonString(), actual.Info["generated_texts"]!.ToJsonString());
-        foreach (string key in new[] { "attributed_fn", "attributed_fn_args", "step_scores_args" })
+        foreach (string key in new[] { "attributed_fn", "attributed_fn_args", "step_scores_args", "output_step_attributions" })
         {
             Assert.Equal(expected.Info[key]!.ToJsonString(), actual.Info[key]!.ToJsonString());
+        }
+
+        CompareSteps(expected, actual, caseId, tolerance);
+    }
+
+    /// <summary>The per-step outputs (output_step_attributions): tokens per row, tensors and scores.</summary>
+    private static void CompareSteps(FeatureAttributionOutput expected, FeatureAttributionOutput actual, string label, ParityTolerance tolerance)
+    {
+        Assert.Equal(expected.StepAttributions is null, actual.StepAttributions is null);
+        if (expected.StepAttributions is not { } steps)
+        {
+            return;
+        }
+
+        Assert.Equal(steps.Count, actual.StepAttributions!.Count);
+        static IEnumerable<IEnumerable<(string, int)>>? Rows(IReadOnlyList<IReadOnlyList<TokenWithId>>? rows) =>
+            rows?.Select(r => r.Select(t => (t.Token, t.Id)));
+
+        // As for sequences, the floor is relative to the largest magnitude of the whole attributed sequence, not of
+        // one step (whose values can sit orders of magnitude lower).
+        static double Max(IEnumerable<NdArray?> arrays) =>
+            arrays.OfType<NdArray>().SelectMany(x => x.ToArray()).Where(v => !float.IsNaN(v)).Select(v => (double)Math.Abs(v)).DefaultIfEmpty(0).Max();
+        double sourceFloor = tolerance.FloorFraction * Max(steps.Select(x => x.SourceAttributions));
+        double targetFloor = tolerance.FloorFraction * Max(steps.Select(x => x.TargetAttributions));
+        for (int i = 0; i < steps.Count; i++)
+        {
+            FeatureAttributionStepOutput e = steps[i], a = actual.StepAttributions[i];
+            string where = $"{label} step {i}";
+            Assert.Equal(Rows(e.Prefix), Rows(a.Prefix));
+            Assert.Equal(Rows(e.Target), Rows(a.Target));
+            Assert.Equal(Rows(e.Source), Rows(a.Source));
+            Assert.Equal(e.Kind, a.Kind);
+            var stats = new ParityStats();
+            CompareArrays(e.SourceAttributions, a.SourceAttributions, where + " source_attributions", tolerance, sourceFloor, stats);
+            CompareArrays(e.TargetAttributions, a.TargetAttributions, where + " target_attributions", tolerance, targetFloor, stats);
+            Assert.Equal(e.StepScores.Keys.Order(), a.StepScores.Keys.Order());
+            foreach (string key in e.StepScores.Keys)
+            {
+                CompareArrays(e.StepScores[key], a.StepScores[key], $"{where} step_scores.{key}", ParityTolerance.Default, 0, stats);
+            }
         }
     }
 

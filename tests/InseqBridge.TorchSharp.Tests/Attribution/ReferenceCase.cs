@@ -71,7 +71,7 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
         "input_texts", "generated_texts", "step_scores", "attribute_target", "attr_pos_start", "attr_pos_end",
         "include_eos_baseline", "generation_args", "show_progress", "n_steps", "internal_batch_size", "method", "attributed_fn", "logprob", "top_p",
         "top_k", "min_tokens_to_keep", "step_scores_args", "attributed_fn_args", "return_convergence_delta",
-        "n_samples", "stdevs", "attribution_args",
+        "n_samples", "stdevs", "attribution_args", "output_step_attributions",
         .. PerturbationArgumentKeys,
         "contrast_targets", "contrast_sources", "contrast_targets_alignments", "contrast_force_inputs",
     ];
@@ -188,6 +188,7 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
             IncludeEosBaseline = a.TryGetProperty("include_eos_baseline", out var ie) && ie.GetBoolean(),
             Generation = generation,
             Contrast = Contrast(a),
+            OutputStepAttributions = a.TryGetProperty("output_step_attributions", out var osa) && osa.GetBoolean(),
         };
     }
 
