@@ -1,0 +1,206 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace InseqBridge.Python;
+
+/// <summary>A Python installation ready to embed: its shared library and the module search path of its interpreter.</summary>
+/// <param name="LibraryPath">libpython shared library (what pythonnet loads).</param>
+/// <param name="Executable">The interpreter (null when only a library was given).</param>
+/// <param name="Version">major.minor.micro, when known.</param>
+/// <param name="SysPath">The interpreter's <c>sys.path</c> (empty when only a library was given).</param>
+/// <param name="Home">The interpreter's <c>sys.base_prefix</c> (PYTHONHOME for the embedded interpreter), when known.</param>
+/// <param name="Source">How it was found (option, PYTHONNET_PYDLL, conda, PATH).</param>
+public sealed record PythonEnvironment(string LibraryPath, string? Executable, string? Version, IReadOnlyList<string> SysPath, string? Home, string Source);
+
+/// <summary>
+/// Finds Python, in this order: the explicit option (an executable or a libpython), <c>PYTHONNET_PYDLL</c>, the active
+/// conda environment (<c>CONDA_PREFIX</c>), <c>python3</c> (then <c>python</c>) on <c>PATH</c>. An executable is asked
+/// for its libpython and <c>sys.path</c>. When nothing fits, <see cref="PythonEnvironmentException"/> lists what was tried.
+/// </summary>
+public static class PythonLocator
+{
+    internal const string EnvironmentHint =
+        "Create the environment described in environment.yml (`conda env create -f environment.yml && conda activate inseq-bridge`) " +
+        "or pass --python /path/to/python (a Python executable or a libpython shared library).";
+
+    private const string ProbeScript =
+        "import json, os, sys, sysconfig\n" +
+        "v = sysconfig.get_config_var\n" +
+        "names = [n for n in (v('LDLIBRARY'), v('INSTSONAME')) if n]\n" +
+        "dirs = [d for d in (v('LIBDIR'), v('LIBPL'), os.path.join(sys.base_prefix, 'lib'), sys.base_prefix, os.path.dirname(sys.executable)) if d]\n" +
+        "if v('MULTIARCH') and v('LIBDIR'): dirs.append(os.path.join(v('LIBDIR'), v('MULTIARCH')))\n" +
+        "libs = [os.path.join(d, n) for n in names for d in dirs]\n" +
+        "if os.name == 'nt': libs += [os.path.join(sys.base_prefix, 'python%d%d.dll' % sys.version_info[:2])]\n" +
+        "print(json.dumps({'executable': sys.executable, 'version': '%d.%d.%d' % sys.version_info[:3], 'path': [p for p in sys.path if p], 'home': sys.base_prefix, 'libs': libs, 'shared': v('Py_ENABLE_SHARED')}))\n";
+
+    /// <summary>Finds Python for <paramref name="explicitPython"/> (an executable or a libpython; null: discover).</summary>
+    /// <exception cref="PythonEnvironmentException">Nothing usable was found; the message lists what was tried.</exception>
+    public static PythonEnvironment Locate(string? explicitPython = null)
+    {
+        var tried = new List<string>();
+        if (!string.IsNullOrWhiteSpace(explicitPython))
+        {
+            // An explicit choice is final: falling back silently to another Python would hide the mistake.
+            return TryCandidate(explicitPython, "option --python", tried)
+                ?? throw NotFound(tried);
+        }
+
+        if (Environment.GetEnvironmentVariable("PYTHONNET_PYDLL") is { Length: > 0 } pydll)
+        {
+            if (TryCandidate(pydll, "PYTHONNET_PYDLL", tried) is { } found)
+            {
+                return found;
+            }
+        }
+        else
+        {
+            tried.Add("PYTHONNET_PYDLL: not set");
+        }
+
+        if (Environment.GetEnvironmentVariable("CONDA_PREFIX") is { Length: > 0 } conda)
+        {
+            string exe = OperatingSystem.IsWindows() ? Path.Combine(conda, "python.exe") : Path.Combine(conda, "bin", "python");
+            if (TryCandidate(exe, "active conda environment (CONDA_PREFIX)", tried) is { } found)
+            {
+                return found;
+            }
+        }
+        else
+        {
+            tried.Add("active conda environment: CONDA_PREFIX not set");
+        }
+
+        foreach (string name in OperatingSystem.IsWindows() ? new[] { "python.exe", "python3.exe" } : ["python3", "python"])
+        {
+            string? exe = FindOnPath(name);
+            if (exe is null)
+            {
+                tried.Add($"{name} on PATH: not found");
+                continue;
+            }
+
+            if (TryCandidate(exe, $"{name} on PATH", tried) is { } found)
+            {
+                return found;
+            }
+        }
+
+        throw NotFound(tried);
+    }
+
+    internal static PythonEnvironmentException NotFound(IReadOnlyList<string> tried) =>
+        new($"No usable Python was found. Tried:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", tried)}{Environment.NewLine}{EnvironmentHint}", tried);
+
+    private static PythonEnvironment? TryCandidate(string path, string source, List<string> tried)
+    {
+        string full = Path.GetFullPath(path);
+        if (!File.Exists(full))
+        {
+            tried.Add($"{source}: {path} does not exist");
+            return null;
+        }
+
+        if (LooksLikeLibrary(full))
+        {
+            return new PythonEnvironment(full, null, null, [], null, source);
+        }
+
+        ProbeResult? probe;
+        try
+        {
+            probe = RunProbe(full);
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or JsonException or TimeoutException or IOException)
+        {
+            tried.Add($"{source}: {path} could not be run as Python ({e.Message})");
+            return null;
+        }
+
+        if (probe is null)
+        {
+            tried.Add($"{source}: {path} gave no answer");
+            return null;
+        }
+
+        string? library = probe.Libs.FirstOrDefault(File.Exists);
+        if (library is null)
+        {
+            tried.Add($"{source}: {path} (Python {probe.Version}) has no shared libpython (looked for {string.Join(", ", probe.Libs.Distinct())}); " +
+                      "install its shared library (Debian: apt install libpython3.X) or use a Python built with --enable-shared");
+            return null;
+        }
+
+        return new PythonEnvironment(library, probe.Executable, probe.Version, probe.Path, probe.Home, source);
+    }
+
+    private static bool LooksLikeLibrary(string path)
+    {
+        string name = Path.GetFileName(path);
+        return name.EndsWith(".so", StringComparison.Ordinal) || name.Contains(".so.", StringComparison.Ordinal)
+            || name.EndsWith(".dylib", StringComparison.Ordinal) || name.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static ProbeResult? RunProbe(string executable)
+    {
+        var start = new ProcessStartInfo(executable)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(ProbeScript);
+        using Process process = Process.Start(start) ?? throw new InvalidOperationException("process did not start");
+        process.StandardInput.Close();
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(30_000))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("no answer within 30 s");
+        }
+
+        if (process.ExitCode != 0)
+        {
+            string err = stderr.Result.Trim();
+            throw new InvalidOperationException($"exit code {process.ExitCode}{(err.Length > 0 ? ": " + err.Split('\n')[^1] : string.Empty)}");
+        }
+
+        string line = stdout.Result.Trim().Split('\n')[^1];
+        return JsonSerializer.Deserialize<ProbeResult>(line);
+    }
+
+    internal static string? FindOnPath(string name)
+    {
+        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            string candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+
+    private sealed class ProbeResult
+    {
+        [JsonPropertyName("executable")]
+        public string Executable { get; set; } = string.Empty;
+
+        [JsonPropertyName("version")]
+        public string Version { get; set; } = string.Empty;
+
+        [JsonPropertyName("path")]
+        public List<string> Path { get; set; } = [];
+
+        [JsonPropertyName("home")]
+        public string? Home { get; set; }
+
+        [JsonPropertyName("libs")]
+        public List<string> Libs { get; set; } = [];
+    }
+}
