@@ -53,7 +53,7 @@ public sealed class PythonBackend : IDisposable
         {
             if (options.RequiredModules.Count > 0)
             {
-                PythonProbe probe = backend.Probe(options.RequiredModules, cancellationToken);
+                PythonProbe probe = backend.Probe(options.RequiredModules, startup: true, cancellationToken);
                 var missing = options.RequiredModules.Where(m => probe.Modules.GetValueOrDefault(m) is null).ToList();
                 if (missing.Count > 0)
                 {
@@ -75,10 +75,13 @@ public sealed class PythonBackend : IDisposable
     }
 
     /// <summary>Reports the interpreter and the versions of <paramref name="modules"/> (null version: import failed).</summary>
-    public PythonProbe Probe(IEnumerable<string> modules, CancellationToken cancellationToken = default)
+    public PythonProbe Probe(IEnumerable<string> modules, CancellationToken cancellationToken = default) =>
+        Probe(modules, startup: false, cancellationToken);
+
+    private PythonProbe Probe(IEnumerable<string> modules, bool startup, CancellationToken cancellationToken)
     {
         var args = new JsonObject { ["modules"] = new JsonArray([.. modules.Select(m => (JsonNode?)JsonValue.Create(m))]) };
-        JsonNode result = Call("probe", args, [], cancellationToken).Result!;
+        JsonNode result = _channel.CallAsync("probe", args, [], startup, cancellationToken).GetAwaiter().GetResult().Result!;
         var versions = new Dictionary<string, string?>();
         var errors = new Dictionary<string, string>();
         foreach (var (name, info) in result["modules"]!.AsObject())
@@ -105,10 +108,10 @@ public sealed class PythonBackend : IDisposable
     internal int Generation => _channel.Generation;
 
     internal PythonReply Call(string op, JsonObject args, byte[] body, CancellationToken cancellationToken) =>
-        _channel.CallAsync(op, args, body, cancellationToken).GetAwaiter().GetResult();
+        _channel.CallAsync(op, args, body, startup: false, cancellationToken).GetAwaiter().GetResult();
 
     internal Task<PythonReply> CallAsync(string op, JsonObject args, byte[] body, CancellationToken cancellationToken) =>
-        _channel.CallAsync(op, args, body, cancellationToken);
+        _channel.CallAsync(op, args, body, startup: false, cancellationToken);
 
     /// <summary>Multiplies a float32 buffer by <paramref name="factor"/> in Python with torch (buffer transfer check).</summary>
     public float[] ScaleWithTorch(ReadOnlySpan<float> values, double factor, CancellationToken cancellationToken = default)

@@ -11,7 +11,12 @@ internal interface IPythonChannel : IDisposable
     int Generation { get; }
 
     /// <summary>Runs one operation; see <see cref="PythonSession.Dispatch"/> for the operations.</summary>
-    Task<PythonReply> CallAsync(string op, JsonObject args, byte[] body, CancellationToken cancellationToken);
+    /// <param name="op">Operation name.</param>
+    /// <param name="args">JSON arguments.</param>
+    /// <param name="body">Raw bytes.</param>
+    /// <param name="startup">True for the start-up check: limited by the startup timeout instead of the call timeout.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    Task<PythonReply> CallAsync(string op, JsonObject args, byte[] body, bool startup, CancellationToken cancellationToken);
 }
 
 /// <summary>Python embedded in the calling process (for hosts that never load TorchSharp).</summary>
@@ -22,22 +27,25 @@ internal sealed class InProcessChannel(PythonEnvironment environment, PythonBack
 
     public int Generation => 1;
 
-    public async Task<PythonReply> CallAsync(string op, JsonObject args, byte[] body, CancellationToken cancellationToken)
+    public async Task<PythonReply> CallAsync(string op, JsonObject args, byte[] body, bool startup, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             _session ??= PythonSession.Start(environment, options.ModuleDirectory);
-            using var timeout = options.CallTimeout is TimeSpan t ? new CancellationTokenSource(t) : new CancellationTokenSource();
+            TimeSpan? limit = startup ? options.StartupTimeout : options.CallTimeout;
+            using var timeout = limit is TimeSpan t ? new CancellationTokenSource(t) : new CancellationTokenSource();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
             PythonSession session = _session;
             try
             {
-                return await Task.Run(() => session.Dispatch(op, args, body, linked.Token), CancellationToken.None).ConfigureAwait(false);
+                // Arguments take the same shape as on the wire (numbers as JSON numbers, not CLR values).
+                var wire = (JsonObject)JsonNode.Parse(args.ToJsonString())!;
+                return await Task.Run(() => session.Dispatch(op, wire, body, linked.Token), CancellationToken.None).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                throw new PythonWorkerException($"The in-process Python call '{op}' exceeded its time limit of {options.CallTimeout} and was interrupted.", null, string.Empty, timedOut: true);
+                throw new PythonWorkerException($"The in-process Python call '{op}' exceeded its time limit of {limit} and was interrupted.", null, string.Empty, timedOut: true);
             }
         }
         finally
@@ -65,6 +73,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
     private long _nextId;
     private long _pendingId = -1;
     private TaskCompletionSource<WorkerMessage>? _pending;
+    private Process? _pendingProcess;
     private int _generation;
     private bool _disposed;
 
@@ -73,7 +82,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
     /// <summary>The worker's process id (null when none is running); for tests and diagnostics.</summary>
     public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
 
-    public async Task<PythonReply> CallAsync(string op, JsonObject args, byte[] body, CancellationToken cancellationToken)
+    public async Task<PythonReply> CallAsync(string op, JsonObject args, byte[] body, bool startup, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -84,7 +93,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
                 await StartAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            return await SendAsync(op, args, body, options.CallTimeout, cancellationToken).ConfigureAwait(false);
+            return await SendAsync(op, args, body, startup ? options.StartupTimeout : options.CallTimeout, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -153,6 +162,10 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
         try
         {
             await SendAsync("init", init, [], options.StartupTimeout, cancellationToken).ConfigureAwait(false);
+
+            // Import the required modules now, under the startup limit, so a restarted worker is as ready as the first.
+            var modules = new JsonArray([.. options.RequiredModules.Select(m => (JsonNode?)JsonValue.Create(m))]);
+            await SendAsync("probe", new JsonObject { ["modules"] = modules }, [], options.StartupTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -172,6 +185,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
         {
             _pendingId = id;
             _pending = completion;
+            _pendingProcess = process;
         }
 
         try
@@ -193,7 +207,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
         Task first = await Task.WhenAny(completion.Task, cancelled, timedOut).ConfigureAwait(false);
         if (first == timedOut)
         {
-            Kill(process);
+            Discard(process);
             throw Died(process, $"The Python worker did not answer '{op}' within {timeout} and was stopped; the next call starts a new worker.", timedOut: true);
         }
 
@@ -210,7 +224,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
 
             if (await Task.WhenAny(completion.Task, Task.Delay(options.CancellationGracePeriod, CancellationToken.None)).ConfigureAwait(false) != completion.Task)
             {
-                Kill(process);
+                Discard(process);
             }
 
             throw new OperationCanceledException($"The Python call '{op}' was cancelled.", cancellationToken);
@@ -254,7 +268,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
                 long id = message.Header["id"]?.GetValue<long>() ?? -1;
                 lock (_pendingLock)
                 {
-                    if (_pending is not null && (id == _pendingId || id == -1))
+                    if (_pending is not null && _pendingProcess == process && (id == _pendingId || id == -1))
                     {
                         _pending.TrySetResult(message);
                         _pending = null;
@@ -268,11 +282,14 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
         }
 
         // End of stream: the worker exited (or closed its channel). Fail whatever is waiting.
-        TaskCompletionSource<WorkerMessage>? pending;
+        TaskCompletionSource<WorkerMessage>? pending = null;
         lock (_pendingLock)
         {
-            pending = _pending;
-            _pending = null;
+            if (_pendingProcess == process)
+            {
+                pending = _pending;
+                _pending = null;
+            }
         }
 
         if (pending is not null)
@@ -349,6 +366,42 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
             "protocol" => new PythonProtocolException(message),
             _ => new PythonBackendException($"The Python worker failed: {type}: {message}"),
         };
+    }
+
+    /// <summary>Kills a worker that can no longer be trusted and forgets it; the next call starts a new one.</summary>
+    private void Discard(Process process)
+    {
+        Kill(process);
+        try
+        {
+            process.WaitForExit(5000);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        lock (_pendingLock)
+        {
+            if (_pendingProcess == process)
+            {
+                _pending = null;
+                _pendingProcess = null;
+            }
+        }
+
+        if (_process == process)
+        {
+            _process = null;
+            try
+            {
+                _readerTask?.Wait(2000);
+            }
+            catch (AggregateException)
+            {
+            }
+
+            process.Dispose();
+        }
     }
 
     private static void Kill(Process process)

@@ -126,7 +126,7 @@ internal sealed class PythonSession
     public PythonReply Dispatch(string op, JsonObject args, byte[] body, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        CancellationTokenRegistration registration = cancellationToken.Register(static id => PythonEngine.Interrupt((ulong)id!), _pythonThreadId);
+        CancellationTokenRegistration registration = cancellationToken.Register(static id => Interrupt((ulong)id!), _pythonThreadId);
         try
         {
             return OnPythonThread(() =>
@@ -317,6 +317,15 @@ internal sealed class PythonSession
         }
 
         return array;
+    }
+
+    /// <summary>Raises KeyboardInterrupt in the Python thread (at its next bytecode); needs the GIL on the calling thread.</summary>
+    private static void Interrupt(ulong pythonThreadId)
+    {
+        using (Py.GIL())
+        {
+            PythonEngine.Interrupt(pythonThreadId);
+        }
     }
 
     private static void ClearPendingInterrupt()
