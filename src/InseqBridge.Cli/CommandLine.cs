@@ -58,6 +58,9 @@ public static class CommandLine
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(ForwardCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+
+        // Cross-validation of the native backend against Python Inseq.
+        root.Subcommands.Add(ParityCommand.Create());
         return root;
     }
 }

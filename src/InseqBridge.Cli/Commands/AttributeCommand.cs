@@ -3,6 +3,7 @@ using System.Globalization;
 using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
+using InseqBridge.Python;
 using InseqBridge.Serialization;
 using InseqBridge.TorchSharp.Attribution;
 using InseqBridge.Visualization;
@@ -41,10 +42,13 @@ public static class AttributeCommand
         var save = new Option<string?>("--save") { Description = "Write Inseq JSON here.", HelpName = "FILE" };
         var html = new Option<string?>("--html") { Description = "Write an HTML heatmap page here.", HelpName = "FILE" };
         Option<bool> overwrite = CommonOptions.Overwrite();
-        var command = new Command("attribute", "Attribute generated (or forced) outputs to their inputs (native backend).")
+        var backend = new Option<string>("--backend") { Description = "native (TorchSharp, default) or python (real Python Inseq in a worker process).", DefaultValueFactory = _ => "native", HelpName = "native|python" };
+        backend.AcceptOnlyFromAmong("native", "python");
+        var python = new Option<string?>("--python") { Description = "With --backend python: Python executable or libpython (default: PYTHONNET_PYDLL, conda env, python3 on PATH).", HelpName = "PATH" };
+        var command = new Command("attribute", "Attribute generated (or forced) outputs to their inputs (native backend, or Python Inseq with --backend python).")
         {
             model, method, input, generated, stepScores, attributedFn, attributeTarget, posStart, posEnd, maxNewTokens, nSteps,
-            internalBatchSize, includeEos, batchSize, methodArgs, stepArgs, fnArgs, seed, aggregate, save, html, overwrite,
+            internalBatchSize, includeEos, batchSize, methodArgs, stepArgs, fnArgs, seed, aggregate, save, html, overwrite, backend, python,
         };
         command.SetAction(parseResult =>
         {
@@ -71,14 +75,20 @@ public static class AttributeCommand
                 arguments["internal_batch_size"] = ibs.ToString(CultureInfo.InvariantCulture);
             }
 
-            AttributionMethod attributionMethod = AttributionMethod.FromId(parseResult.GetValue(method)!, arguments);
+            // The Python backend accepts every Inseq method and step function id (passed through to Inseq).
+            bool usePython = parseResult.GetValue(backend) == "python";
+            AttributionMethod attributionMethod = usePython
+                ? InseqMethod.Resolve(parseResult.GetValue(method)!, arguments)
+                : AttributionMethod.FromId(parseResult.GetValue(method)!, arguments);
             var stepArguments = ParseKeyValues(parseResult.GetValue(stepArgs), "--step-scores-args");
+            StepFunction Step(string id, Dictionary<string, string> args) =>
+                usePython ? InseqStepFunction.Resolve(id, args) : StepFunction.FromId(id, args, StepFunctionEvaluator.CustomIds);
             var scores = (parseResult.GetValue(stepScores) ?? string.Empty)
                 .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(id => StepFunction.FromId(id, ArgumentsFor(id, stepArguments), StepFunctionEvaluator.CustomIds))
+                .Select(id => Step(id, usePython ? stepArguments : ArgumentsFor(id, stepArguments)))
                 .ToList();
             string? fnId = parseResult.GetValue(attributedFn);
-            StepFunction? fn = fnId is null ? null : StepFunction.FromId(fnId, ParseKeyValues(parseResult.GetValue(fnArgs), "--attributed-fn-args"), StepFunctionEvaluator.CustomIds);
+            StepFunction? fn = fnId is null ? null : Step(fnId, ParseKeyValues(parseResult.GetValue(fnArgs), "--attributed-fn-args"));
             string[] inputs = parseResult.GetValue(input) ?? [];
             string[]? forced = parseResult.GetValue(generated) is { Length: > 0 } g ? g : null;
             var request = new AttributionRequest(inputs)
@@ -96,8 +106,16 @@ public static class AttributeCommand
             };
 
             string modelDir = parseResult.GetValue(model)!;
-            using NativeAttributionModel native = NativeAttributionModel.Load(modelDir, attributionMethod);
-            FeatureAttributionOutput result = native.Attribute(request);
+            if (!usePython && parseResult.GetValue(python) is not null)
+            {
+                throw new CliUsageException("--python needs --backend python.");
+            }
+
+            // This process loads TorchSharp, so Python always runs in a worker process here.
+            using IAttributionModel attributionModel = usePython
+                ? PythonAttributionModel.Load(modelDir, attributionMethod, new PythonBackendOptions { Python = parseResult.GetValue(python) }, PythonCli.LoadArguments())
+                : NativeAttributionModel.Load(modelDir, attributionMethod);
+            FeatureAttributionOutput result = attributionModel.Attribute(request);
             FeatureAttributionOutput shown = parseResult.GetValue(aggregate) ? result.Aggregate() : result;
             if (savePath is not null)
             {

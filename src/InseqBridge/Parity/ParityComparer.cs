@@ -22,7 +22,9 @@ public sealed record ParityTolerance(double Relative = 1e-5, double Floor = 1e-5
 
 /// <summary>Result of comparing one output with its reference.</summary>
 /// <param name="MaxAbsoluteDifference">Largest |actual - reference| over every compared cell (finite reference cells).</param>
-/// <param name="MaxRelativeDifference">Largest |actual - reference| / max(|reference|, floor) over every compared cell.</param>
+/// <param name="MaxRelativeDifference">Largest |actual - reference| / (|reference| + max|reference|) over every compared cell,
+/// the maximum taken per tensor: the difference in the units of the tolerance (with the default tolerance a cell passes
+/// when this is at most 1e-5).</param>
 /// <param name="Violations">What failed (structure or tolerance), at most a few dozen messages; empty when it passed.</param>
 /// <param name="ComparedValues">Number of cells compared.</param>
 public sealed record ParityResult(double MaxAbsoluteDifference, double MaxRelativeDifference, IReadOnlyList<string> Violations, long ComparedValues)
@@ -191,7 +193,7 @@ public static class ParityComparer
                 double diff = Math.Abs((double)a[i] - e[i]);
                 double allowed = (tolerance.Relative * Math.Abs(e[i])) + floor;
                 _maxAbs = Math.Max(_maxAbs, diff);
-                double denominator = Math.Max(Math.Abs(e[i]), floor);
+                double denominator = Math.Abs(e[i]) + scale;
                 _maxRel = Math.Max(_maxRel, denominator == 0 ? (diff == 0 ? 0 : double.PositiveInfinity) : diff / denominator);
                 if (!(diff <= allowed) && reported++ < 3)
                 {

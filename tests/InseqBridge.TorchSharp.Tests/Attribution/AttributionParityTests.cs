@@ -1,6 +1,7 @@
 using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
+using InseqBridge.Parity;
 using InseqBridge.Serialization;
 using InseqBridge.TorchSharp.Attribution;
 using Xunit.Abstractions;
@@ -53,75 +54,13 @@ public class AttributionParityTests(ITestOutputHelper output)
         Assert.Equal(expected.Info["generated_texts"]!.ToJsonString(), actual.Info["generated_texts"]!.ToJsonString());
     }
 
+    /// <summary>Asserts parity with the shared core comparison (<see cref="ParityComparer"/>, also used by
+    /// <c>inseq-bridge parity</c>); returns the largest difference in units of the tolerance scale.</summary>
     internal static double Compare(FeatureAttributionOutput expected, FeatureAttributionOutput actual, string label)
     {
-        Assert.Equal(expected.SequenceAttributions.Count, actual.SequenceAttributions.Count);
-        double worst = 0;
-        for (int i = 0; i < expected.SequenceAttributions.Count; i++)
-        {
-            var e = expected.SequenceAttributions[i];
-            var a = actual.SequenceAttributions[i];
-            string where = $"{label} sequence {i}";
-            Assert.Equal(e.Source.Select(t => (t.Token, t.Id)), a.Source.Select(t => (t.Token, t.Id)));
-            Assert.Equal(e.Target.Select(t => (t.Token, t.Id)), a.Target.Select(t => (t.Token, t.Id)));
-            Assert.True(e.AttrPosStart == a.AttrPosStart, $"{where}: attr_pos_start {a.AttrPosStart}, expected {e.AttrPosStart}");
-            Assert.True(e.AttrPosEnd == a.AttrPosEnd, $"{where}: attr_pos_end {a.AttrPosEnd}, expected {e.AttrPosEnd}");
-            Assert.Equal(e.Kind, a.Kind);
-            worst = Math.Max(worst, CompareArrays(e.SourceAttributions, a.SourceAttributions, where + " source_attributions"));
-            worst = Math.Max(worst, CompareArrays(e.TargetAttributions, a.TargetAttributions, where + " target_attributions"));
-            foreach (string key in a.SequenceScores.Keys)
-            {
-                Assert.True(e.SequenceScores.ContainsKey(key), $"{where}: unexpected sequence score {key}");
-                worst = Math.Max(worst, CompareArrays(e.SequenceScores[key], a.SequenceScores[key], $"{where} sequence_scores.{key}"));
-            }
-
-            // decoder_self_attentions (encoder-decoder attention without attribute_target) is not produced yet.
-            Assert.Equal(e.SequenceScores.Keys.Where(k => k != "decoder_self_attentions").Order(), a.SequenceScores.Keys.Order());
-            Assert.Equal(e.StepScores.Keys.Order(), a.StepScores.Keys.Order());
-            foreach (string key in e.StepScores.Keys)
-            {
-                worst = Math.Max(worst, CompareArrays(e.StepScores[key], a.StepScores[key], $"{where} step_scores.{key}"));
-            }
-        }
-
-        return worst;
-    }
-
-    private static double CompareArrays(NdArray? expected, NdArray? actual, string where)
-    {
-        if (expected is null)
-        {
-            Assert.True(actual is null, $"{where}: expected null");
-            return 0;
-        }
-
-        Assert.True(actual is not null, $"{where}: missing");
-        Assert.Equal(expected.Shape, actual!.Shape);
-        ReadOnlySpan<float> e = expected.Span, a = actual.Span;
-        double scale = 0;
-        foreach (float v in e)
-        {
-            if (!float.IsNaN(v))
-            {
-                scale = Math.Max(scale, Math.Abs(v));
-            }
-        }
-
-        double floor = FloorFraction * scale, worst = 0;
-        for (int i = 0; i < e.Length; i++)
-        {
-            Assert.True(float.IsNaN(e[i]) == float.IsNaN(a[i]), $"{where}[{i}]: NaN pattern differs ({a[i]} vs {e[i]})");
-            if (float.IsNaN(e[i]))
-            {
-                continue;
-            }
-
-            double diff = Math.Abs((double)a[i] - e[i]);
-            double allowed = (RelativeTolerance * Math.Abs(e[i])) + floor;
-            Assert.True(diff <= allowed, $"{where}[{i}]: {a[i]:E6} vs {e[i]:E6} (|diff| {diff:E2} > {allowed:E2})");
-            worst = Math.Max(worst, diff / Math.Max(Math.Abs(e[i]), floor == 0 ? 1e-30 : floor));
-        }
-
-        return worst;
+        // decoder_self_attentions (encoder-decoder attention without attribute_target) is not produced yet.
+        ParityResult result = ParityComparer.Compare(expected, actual, new ParityTolerance(RelativeTolerance, FloorFraction), ["decoder_self_attentions"]);
+        Assert.True(result.Passed, $"{label}:{Environment.NewLine}{string.Join(Environment.NewLine, result.Violations)}");
+        return result.MaxRelativeDifference;
     }
 }
