@@ -59,7 +59,7 @@ public sealed class PythonBackend : IDisposable
                 {
                     string details = string.Join("; ", missing.Select(m => $"{m}: {probe.ImportErrors.GetValueOrDefault(m, "not importable")}"));
                     throw new PythonEnvironmentException(
-                        $"Python {probe.PythonVersion} at {environment.Executable ?? environment.LibraryPath} ({environment.Source}) cannot import {string.Join(", ", missing)} ({details}).{System.Environment.NewLine}{PythonLocator.EnvironmentHint}",
+                        $"Python {probe.PythonVersion} at {environment.Executable ?? environment.LibraryPath} ({environment.Source}) cannot import {string.Join(", ", missing)} ({details}). {PythonLocator.EnvironmentHint}",
                         [$"{environment.Source}: {environment.Executable ?? environment.LibraryPath} (Python {probe.PythonVersion}); missing {string.Join(", ", missing)}"],
                         missing);
                 }

@@ -90,7 +90,7 @@ public static class PythonLocator
     }
 
     internal static PythonEnvironmentException NotFound(IReadOnlyList<string> tried) =>
-        new($"No usable Python was found. Tried:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", tried)}{Environment.NewLine}{EnvironmentHint}", tried);
+        new($"No usable Python was found; tried: {string.Join("; ", tried)}. {EnvironmentHint}", tried);
 
     private static PythonEnvironment? TryCandidate(string path, string source, List<string> tried)
     {

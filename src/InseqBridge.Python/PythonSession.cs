@@ -88,7 +88,7 @@ internal sealed class PythonSession
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new PythonEnvironmentException(
-                $"Python from {environment.LibraryPath} ({environment.Source}) failed to start: {e.Message}{System.Environment.NewLine}{PythonLocator.EnvironmentHint}",
+                $"Python from {environment.LibraryPath} ({environment.Source}) failed to start: {e.Message}. {PythonLocator.EnvironmentHint}",
                 [$"{environment.Source}: {environment.LibraryPath} failed to start ({e.GetType().Name}: {e.Message})"]);
         }
 
