@@ -44,7 +44,7 @@ public sealed class PythonBackend : IDisposable
     public static PythonBackend Start(PythonBackendOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new PythonBackendOptions();
-        PythonEnvironment environment = PythonLocator.Locate(options.Python);
+        PythonEnvironment environment = PythonLocator.Locate(options.Python, options.RequiredModules);
         IPythonChannel channel = options.Execution == PythonExecution.InProcess
             ? new InProcessChannel(environment, options)
             : new WorkerChannel(environment, options);

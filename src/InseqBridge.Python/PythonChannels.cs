@@ -527,7 +527,17 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
         }
 
         _disposed = true;
-        _gate.Wait();
+        if (!_gate.Wait(TimeSpan.FromSeconds(5)))
+        {
+            // A call is still running: end it by stopping the worker (the call fails with PythonWorkerException).
+            if (_process is { } running)
+            {
+                Kill(running);
+            }
+
+            _gate.Wait();
+        }
+
         try
         {
             Stop();

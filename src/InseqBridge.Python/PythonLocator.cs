@@ -11,7 +11,11 @@ namespace InseqBridge.Python;
 /// <param name="SysPath">The interpreter's <c>sys.path</c> (empty when only a library was given).</param>
 /// <param name="Home">The interpreter's <c>sys.base_prefix</c> (PYTHONHOME for the embedded interpreter), when known.</param>
 /// <param name="Source">How it was found (option, PYTHONNET_PYDLL, conda, PATH).</param>
-public sealed record PythonEnvironment(string LibraryPath, string? Executable, string? Version, IReadOnlyList<string> SysPath, string? Home, string Source);
+public sealed record PythonEnvironment(string LibraryPath, string? Executable, string? Version, IReadOnlyList<string> SysPath, string? Home, string Source)
+{
+    /// <summary>Of the modules asked for at discovery, those the interpreter cannot find (not imported, only looked up).</summary>
+    public IReadOnlyList<string> MissingModules { get; init; } = [];
+}
 
 /// <summary>
 /// Finds Python, in this order: the explicit option (an executable or a libpython), <c>PYTHONNET_PYDLL</c>, the active
@@ -32,23 +36,32 @@ public static class PythonLocator
         "if v('MULTIARCH') and v('LIBDIR'): dirs.append(os.path.join(v('LIBDIR'), v('MULTIARCH')))\n" +
         "libs = [os.path.join(d, n) for n in names for d in dirs]\n" +
         "if os.name == 'nt': libs += [os.path.join(sys.base_prefix, 'python%d%d.dll' % sys.version_info[:2])]\n" +
-        "print(json.dumps({'executable': sys.executable, 'version': '%d.%d.%d' % sys.version_info[:3], 'path': [p for p in sys.path if p], 'home': sys.base_prefix, 'libs': libs, 'shared': v('Py_ENABLE_SHARED')}))\n";
+        "import importlib.util\n" +
+        "def has(m):\n" +
+        "    try: return importlib.util.find_spec(m) is not None\n" +
+        "    except Exception: return False\n" +
+        "print(json.dumps({'missing': [m for m in sys.argv[1:] if not has(m)], 'executable': sys.executable, 'version': '%d.%d.%d' % sys.version_info[:3], 'path': [p for p in sys.path if p], 'home': sys.base_prefix, 'libs': libs, 'shared': v('Py_ENABLE_SHARED')}))\n";
 
     /// <summary>Finds Python for <paramref name="explicitPython"/> (an executable or a libpython; null: discover).</summary>
+    /// <param name="explicitPython">An executable or a libpython; null: discover.</param>
+    /// <param name="preferModules">Modules the caller needs: among several <c>python3</c> on <c>PATH</c>, the first that
+    /// has them all wins (checked with <c>importlib.util.find_spec</c>, nothing is imported); the explicit option,
+    /// PYTHONNET_PYDLL and conda are taken as they are.</param>
     /// <exception cref="PythonEnvironmentException">Nothing usable was found; the message lists what was tried.</exception>
-    public static PythonEnvironment Locate(string? explicitPython = null)
+    public static PythonEnvironment Locate(string? explicitPython = null, IReadOnlyList<string>? preferModules = null)
     {
+        preferModules ??= [];
         var tried = new List<string>();
         if (!string.IsNullOrWhiteSpace(explicitPython))
         {
             // An explicit choice is final: falling back silently to another Python would hide the mistake.
-            return TryCandidate(explicitPython, "option --python", tried)
+            return TryCandidate(explicitPython, "option --python", tried, preferModules)
                 ?? throw NotFound(tried);
         }
 
         if (Environment.GetEnvironmentVariable("PYTHONNET_PYDLL") is { Length: > 0 } pydll)
         {
-            if (TryCandidate(pydll, "PYTHONNET_PYDLL", tried) is { } found)
+            if (TryCandidate(pydll, "PYTHONNET_PYDLL", tried, preferModules) is { } found)
             {
                 return found;
             }
@@ -61,7 +74,7 @@ public static class PythonLocator
         if (Environment.GetEnvironmentVariable("CONDA_PREFIX") is { Length: > 0 } conda)
         {
             string exe = OperatingSystem.IsWindows() ? Path.Combine(conda, "python.exe") : Path.Combine(conda, "bin", "python");
-            if (TryCandidate(exe, "active conda environment (CONDA_PREFIX)", tried) is { } found)
+            if (TryCandidate(exe, "active conda environment (CONDA_PREFIX)", tried, preferModules) is { } found)
             {
                 return found;
             }
@@ -71,28 +84,42 @@ public static class PythonLocator
             tried.Add("active conda environment: CONDA_PREFIX not set");
         }
 
+        PythonEnvironment? fallback = null;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (string name in OperatingSystem.IsWindows() ? new[] { "python.exe", "python3.exe" } : ["python3", "python"])
         {
-            string? exe = FindOnPath(name);
-            if (exe is null)
+            var all = FindAllOnPath(name);
+            if (all.Count == 0)
             {
                 tried.Add($"{name} on PATH: not found");
                 continue;
             }
 
-            if (TryCandidate(exe, $"{name} on PATH", tried) is { } found)
+            foreach (string exe in all)
             {
-                return found;
+                if (TryCandidate(exe, $"{name} on PATH", tried, preferModules) is not { } found || !seen.Add(found.Executable ?? found.LibraryPath))
+                {
+                    continue;
+                }
+
+                if (found.MissingModules.Count == 0)
+                {
+                    return found;
+                }
+
+                tried.Add($"{name} on PATH: {exe} lacks {string.Join(", ", found.MissingModules)}");
+                fallback ??= found;
             }
         }
 
-        throw NotFound(tried);
+        // None has every module: the first usable one, so the caller's error names what is missing there.
+        return fallback ?? throw NotFound(tried);
     }
 
     internal static PythonEnvironmentException NotFound(IReadOnlyList<string> tried) =>
         new($"No usable Python was found; tried: {string.Join("; ", tried)}. {EnvironmentHint}", tried);
 
-    private static PythonEnvironment? TryCandidate(string path, string source, List<string> tried)
+    private static PythonEnvironment? TryCandidate(string path, string source, List<string> tried, IReadOnlyList<string> preferModules)
     {
         string full = Path.GetFullPath(path);
         if (!File.Exists(full))
@@ -109,7 +136,7 @@ public static class PythonLocator
         ProbeResult? probe;
         try
         {
-            probe = RunProbe(full);
+            probe = RunProbe(full, preferModules);
         }
         catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or JsonException or TimeoutException or IOException)
         {
@@ -131,7 +158,7 @@ public static class PythonLocator
             return null;
         }
 
-        return new PythonEnvironment(library, probe.Executable, probe.Version, probe.Path, probe.Home, source);
+        return new PythonEnvironment(library, probe.Executable, probe.Version, probe.Path, probe.Home, source) { MissingModules = probe.Missing };
     }
 
     private static bool LooksLikeLibrary(string path)
@@ -141,7 +168,7 @@ public static class PythonLocator
             || name.EndsWith(".dylib", StringComparison.Ordinal) || name.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
     }
 
-    private static ProbeResult? RunProbe(string executable)
+    private static ProbeResult? RunProbe(string executable, IReadOnlyList<string> modules)
     {
         var start = new ProcessStartInfo(executable)
         {
@@ -152,6 +179,11 @@ public static class PythonLocator
         };
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add(ProbeScript);
+        foreach (string module in modules)
+        {
+            start.ArgumentList.Add(module);
+        }
+
         using Process process = Process.Start(start) ?? throw new InvalidOperationException("process did not start");
         process.StandardInput.Close();
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
@@ -171,6 +203,10 @@ public static class PythonLocator
         string line = stdout.Result.Trim().Split('\n')[^1];
         return JsonSerializer.Deserialize<ProbeResult>(line);
     }
+
+    private static List<string> FindAllOnPath(string name) =>
+        [.. (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, name)).Where(File.Exists).Distinct()];
 
     internal static string? FindOnPath(string name)
     {
@@ -196,6 +232,9 @@ public static class PythonLocator
 
         [JsonPropertyName("path")]
         public List<string> Path { get; set; } = [];
+
+        [JsonPropertyName("missing")]
+        public List<string> Missing { get; set; } = [];
 
         [JsonPropertyName("home")]
         public string? Home { get; set; }

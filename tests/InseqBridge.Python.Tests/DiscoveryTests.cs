@@ -23,12 +23,12 @@ public class DiscoveryTests
     [Fact]
     public void An_explicit_interpreter_is_asked_for_its_library_and_sys_path()
     {
-        if (PythonTestEnvironment.MissingReason("json") is not null || PythonTestEnvironment.Python is null)
+        if (PythonTestEnvironment.Python("json") is not { } python || PythonTestEnvironment.MissingReason("json") is not null)
         {
-            return; // covered by the skip reason of the Python tests; nothing to discover here
+            return; // no Python at all: the Python tests report the skip reason
         }
 
-        PythonEnvironment env = PythonLocator.Locate(PythonTestEnvironment.Python);
+        PythonEnvironment env = PythonLocator.Locate(python);
         Assert.True(File.Exists(env.LibraryPath), env.LibraryPath);
         Assert.Contains("python", Path.GetFileName(env.LibraryPath), StringComparison.OrdinalIgnoreCase);
         Assert.NotNull(env.Executable);
@@ -45,7 +45,7 @@ public class DiscoveryTests
     [PythonTorchFact]
     public void A_missing_module_is_a_typed_error_naming_it()
     {
-        var e = Assert.Throws<PythonEnvironmentException>(() => PythonBackend.Start(PythonTestEnvironment.Options("torch", "inseq_bridge_no_such_module")));
+        var e = Assert.Throws<PythonEnvironmentException>(() => PythonBackend.Start(PythonTestEnvironment.Options("torch") with { RequiredModules = ["torch", "inseq_bridge_no_such_module"] }));
         Assert.Equal(["inseq_bridge_no_such_module"], e.MissingModules);
         Assert.Contains("inseq_bridge_no_such_module", e.Message);
         Assert.Contains("environment.yml", e.Message);

@@ -11,11 +11,14 @@ namespace InseqBridge.Python.Tests;
 public static class PythonTestEnvironment
 {
     private static readonly ConcurrentDictionary<string, string?> Reasons = new();
-    private static readonly Lazy<(PythonEnvironment? Env, string? Error)> Located = new(() =>
+    private static readonly ConcurrentDictionary<string, (PythonEnvironment? Env, string? Error)> Located = new();
+
+    private static (PythonEnvironment? Env, string? Error) Locate(string[] modules) => Located.GetOrAdd(string.Join(",", modules), _ =>
     {
         try
         {
-            return (PythonLocator.Locate(Environment.GetEnvironmentVariable("INSEQBRIDGE_TEST_PYTHON")), null);
+            // Among several python3 on PATH, discovery prefers the first that has the modules.
+            return (PythonLocator.Locate(Environment.GetEnvironmentVariable("INSEQBRIDGE_TEST_PYTHON") is { Length: > 0 } p ? p : null, modules), null);
         }
         catch (PythonEnvironmentException e)
         {
@@ -23,15 +26,15 @@ public static class PythonTestEnvironment
         }
     });
 
-    /// <summary>The Python executable or library to pass as <see cref="PythonBackendOptions.Python"/>.</summary>
-    public static string? Python => Environment.GetEnvironmentVariable("INSEQBRIDGE_TEST_PYTHON") is { Length: > 0 } p ? p : Located.Value.Env?.Executable ?? Located.Value.Env?.LibraryPath;
+    /// <summary>The Python executable (or library) the tests needing <paramref name="modules"/> use.</summary>
+    public static string? Python(params string[] modules) => Locate(modules).Env is { } env ? env.Executable ?? env.LibraryPath : null;
 
     /// <summary>Null when <paramref name="modules"/> import in the test Python; otherwise why not (shown as the skip reason).</summary>
     public static string? MissingReason(params string[] modules) => Reasons.GetOrAdd(string.Join(",", modules), _ =>
     {
-        if (Located.Value.Env is not { } env)
+        if (Locate(modules).Env is not { } env)
         {
-            return "No Python found: " + Located.Value.Error?.Split('\n')[0];
+            return "No Python found: " + Locate(modules).Error;
         }
 
         if (env.Executable is null)
@@ -54,7 +57,7 @@ public static class PythonTestEnvironment
     /// <summary>Options for a test backend on the test Python.</summary>
     public static PythonBackendOptions Options(params string[] requiredModules) => new()
     {
-        Python = Python,
+        Python = Python(requiredModules),
         RequiredModules = requiredModules,
     };
 }
