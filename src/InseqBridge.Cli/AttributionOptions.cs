@@ -99,7 +99,10 @@ public sealed class AttributionOptions
 
     /// <summary>The attribution method with its arguments (<c>--method</c>, <c>--method-args</c>, <c>--n-steps</c>,
     /// <c>--internal-batch-size</c>).</summary>
-    public AttributionMethod CreateMethod(ParseResult parseResult)
+    /// <param name="parseResult">The parsed command line.</param>
+    /// <param name="resolve">Builds the method from its id and arguments (default: the native
+    /// <see cref="AttributionMethod.FromId"/>; the Python backend passes any Inseq id through).</param>
+    public AttributionMethod CreateMethod(ParseResult parseResult, Func<string, IReadOnlyDictionary<string, string>, AttributionMethod>? resolve = null)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
         var arguments = ParseKeyValues(parseResult.GetValue(MethodArgs), "--method-args");
@@ -119,11 +122,20 @@ public sealed class AttributionOptions
             arguments["seed"] = parseResult.GetValue(Seed).ToString(CultureInfo.InvariantCulture);
         }
 
-        return AttributionMethod.FromId(parseResult.GetValue(Method)!, arguments);
+        return resolve is null ? AttributionMethod.FromId(parseResult.GetValue(Method)!, arguments) : resolve(parseResult.GetValue(Method)!, arguments);
     }
 
     /// <summary>The request for <paramref name="inputs"/> (and forced outputs) with every other flag applied.</summary>
-    public AttributionRequest CreateRequest(ParseResult parseResult, AttributionMethod method, IReadOnlyList<string> inputs, IReadOnlyList<string>? generated)
+    /// <param name="parseResult">The parsed command line.</param>
+    /// <param name="method">The attribution method.</param>
+    /// <param name="inputs">Input texts.</param>
+    /// <param name="generated">Forced outputs, or null to generate.</param>
+    /// <param name="resolveStep">Builds step functions from id and arguments (default: the native
+    /// <see cref="StepFunction.FromId"/> with arguments routed by signature; the Python backend passes any Inseq id and
+    /// all arguments through).</param>
+    public AttributionRequest CreateRequest(
+        ParseResult parseResult, AttributionMethod method, IReadOnlyList<string> inputs, IReadOnlyList<string>? generated,
+        Func<string, IReadOnlyDictionary<string, string>, StepFunction>? resolveStep = null)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
         var stepArguments = ParseKeyValues(parseResult.GetValue(StepArgs), "--step-scores-args");
@@ -132,16 +144,19 @@ public sealed class AttributionOptions
         string[] scoreIds = (parseResult.GetValue(StepScores) ?? string.Empty)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         string? unknown = stepArguments.Keys.FirstOrDefault(k => !scoreIds.Any(id => AcceptedArguments(id).Contains(k)));
-        if (unknown is not null && scoreIds.All(id => !StepFunctionEvaluator.CustomIds.Contains(id)))
+        if (resolveStep is null && unknown is not null && scoreIds.All(id => !StepFunctionEvaluator.CustomIds.Contains(id)))
         {
             throw new CliUsageException($"--step-scores-args: no selected step score takes '{unknown}'.");
         }
 
         var scores = scoreIds
-            .Select(id => StepFunction.FromId(id, ArgumentsFor(id, stepArguments), StepFunctionEvaluator.CustomIds))
+            .Select(id => resolveStep is null
+                ? StepFunction.FromId(id, ArgumentsFor(id, stepArguments), StepFunctionEvaluator.CustomIds)
+                : resolveStep(id, stepArguments))
             .ToList();
         string? fnId = parseResult.GetValue(AttributedFn);
-        StepFunction? fn = fnId is null ? null : StepFunction.FromId(fnId, fnArguments, StepFunctionEvaluator.CustomIds);
+        StepFunction? fn = fnId is null ? null
+            : resolveStep is null ? StepFunction.FromId(fnId, fnArguments, StepFunctionEvaluator.CustomIds) : resolveStep(fnId, fnArguments);
         return new AttributionRequest(inputs)
         {
             GeneratedTexts = generated,

@@ -60,6 +60,9 @@ public static class CommandLine
         root.Subcommands.Add(ForwardCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+
+        // Cross-validation of the native backend against Python Inseq.
+        root.Subcommands.Add(ParityCommand.Create());
         return root;
     }
 }

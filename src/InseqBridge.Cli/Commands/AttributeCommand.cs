@@ -3,6 +3,7 @@ using System.Globalization;
 using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
+using InseqBridge.Python;
 using InseqBridge.Serialization;
 using InseqBridge.TorchSharp.Attribution;
 using InseqBridge.Visualization;
@@ -35,10 +36,13 @@ public static class AttributeCommand
         var contrastSources = new Option<string[]>("--contrast-sources") { Description = "Contrastive source text, one per --input (encoder-decoder).", HelpName = "TEXT" };
         var contrastAlignments = new Option<string?>("--contrast-targets-alignments") { Description = "'auto' or JSON [[orig, contrast], ...] pairs.", HelpName = "PAIRS" };
         var contrastForce = new Option<bool>("--contrast-force-inputs") { Description = "Attributed contrastive functions run on the contrastive inputs." };
+        var backend = new Option<string>("--backend") { Description = "native (TorchSharp, default) or python (real Python Inseq in a worker process).", DefaultValueFactory = _ => "native", HelpName = "native|python" };
+        backend.AcceptOnlyFromAmong("native", "python");
+        var python = new Option<string?>("--python") { Description = "With --backend python: Python executable or libpython (default: PYTHONNET_PYDLL, conda env, python3 on PATH).", HelpName = "PATH" };
         var exports = new ExportOptions();
-        var command = new Command("attribute", "Attribute generated (or forced) outputs to their inputs (native backend).")
+        var command = new Command("attribute", "Attribute generated (or forced) outputs to their inputs (native backend, or Python Inseq with --backend python).")
         {
-            input, generated, save, saveFormat, contrastTargets, contrastSources, contrastAlignments, contrastForce,
+            input, generated, save, saveFormat, contrastTargets, contrastSources, contrastAlignments, contrastForce, backend, python,
         };
         shared.AddTo(command);
         exports.AddTo(command);
@@ -48,10 +52,17 @@ public static class AttributeCommand
             string? savePath = parseResult.GetValue(save);
             bool replace = parseResult.GetValue(shared.Overwrite);
             exports.CheckTargets(parseResult, replace, savePath);
-            AttributionMethod attributionMethod = shared.CreateMethod(parseResult);
+            // The Python backend accepts every Inseq method and step function id (passed through to Inseq).
+            bool usePython = parseResult.GetValue(backend) == "python";
+            if (!usePython && parseResult.GetValue(python) is not null)
+            {
+                throw new CliUsageException("--python needs --backend python.");
+            }
+
+            AttributionMethod attributionMethod = shared.CreateMethod(parseResult, usePython ? InseqMethod.Resolve : null);
             string[] inputs = parseResult.GetValue(input) ?? [];
             string[]? forced = parseResult.GetValue(generated) is { Length: > 0 } g ? g : null;
-            AttributionRequest request = shared.CreateRequest(parseResult, attributionMethod, inputs, forced);
+            AttributionRequest request = shared.CreateRequest(parseResult, attributionMethod, inputs, forced, usePython ? InseqStepFunction.Resolve : null);
             string[]? contrastTargetTexts = parseResult.GetValue(contrastTargets) is { Length: > 0 } ct ? ct : null;
             string[]? contrastSourceTexts = parseResult.GetValue(contrastSources) is { Length: > 0 } cs ? cs : null;
             if (contrastTargetTexts is not null || contrastSourceTexts is not null)
@@ -72,8 +83,11 @@ public static class AttributeCommand
 
             IAggregator[]? aggregation = shared.CreateAggregation(parseResult); // bad ids fail before the model loads
             string modelDir = parseResult.GetValue(shared.Model)!;
-            using NativeAttributionModel native = NativeAttributionModel.Load(modelDir, attributionMethod);
-            FeatureAttributionOutput result = native.Attribute(request);
+            // This process loads TorchSharp, so Python always runs in a worker process here.
+            using IAttributionModel attributionModel = usePython
+                ? PythonAttributionModel.Load(modelDir, attributionMethod, new PythonBackendOptions { Python = parseResult.GetValue(python) }, PythonCli.LoadArguments())
+                : NativeAttributionModel.Load(modelDir, attributionMethod);
+            FeatureAttributionOutput result = attributionModel.Attribute(request);
             FeatureAttributionOutput shown = aggregation is not null ? result.Aggregate(aggregation) : result;
             if (savePath is not null)
             {
