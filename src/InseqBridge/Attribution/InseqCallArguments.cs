@@ -89,6 +89,37 @@ public static class InseqCallArguments
             kwargs["batch_size"] = batch;
         }
 
+        if (request.OutputStepAttributions)
+        {
+            kwargs["output_step_attributions"] = true;
+        }
+
+        if (request.Contrast is { } contrast)
+        {
+            // Inseq routes these by signature to the contrastive step functions and attributed function.
+            if (contrast.Targets is { } targets)
+            {
+                kwargs["contrast_targets"] = new JsonArray([.. targets.Select(t => (JsonNode?)JsonValue.Create(t))]);
+            }
+
+            if (contrast.Sources is { } sources)
+            {
+                kwargs["contrast_sources"] = new JsonArray([.. sources.Select(t => (JsonNode?)JsonValue.Create(t))]);
+            }
+
+            if (contrast.Alignments is { } alignments)
+            {
+                kwargs["contrast_targets_alignments"] = alignments.IsAuto
+                    ? JsonValue.Create("auto")
+                    : new JsonArray([.. alignments.PerSequence.Select(seq => (JsonNode?)new JsonArray([.. seq.Select(p => (JsonNode?)new JsonArray(p.Original, p.Contrast))]))]);
+            }
+
+            if (contrast.ForceInputs)
+            {
+                kwargs["contrast_force_inputs"] = true;
+            }
+        }
+
         if (request.SkipSpecialTokens)
         {
             throw new InvalidRequestException("SkipSpecialTokens is not an argument of Inseq's attribute(); leave it false.");
@@ -123,7 +154,8 @@ public static class InseqCallArguments
         {
             "input_texts", "generated_texts", "step_scores", "step_scores_args", "attributed_fn", "attributed_fn_args",
             "attribute_target", "attr_pos_start", "attr_pos_end", "include_eos_baseline", "batch_size", "generation_args",
-            "show_progress", "logprob", "top_p",
+            "show_progress", "logprob", "top_p", "top_k", "min_tokens_to_keep", "output_step_attributions",
+            "contrast_targets", "contrast_sources", "contrast_targets_alignments", "contrast_force_inputs",
         };
         var extra = kwargs.Select(kv => kv.Key).Where(k => !known.Contains(k)).ToList();
         if (extra.Count > 0)
@@ -140,7 +172,7 @@ public static class InseqCallArguments
 
             // Step score arguments: step_scores_args, plus bare logprob/top_p (Inseq routes kwargs by signature).
             var stepArgs = kwargs["step_scores_args"] is JsonObject sa ? sa.ToDictionary(kv => kv.Key, kv => Scalar(kv.Value)) : [];
-            foreach (string bare in new[] { "logprob", "top_p" })
+            foreach (string bare in new[] { "logprob", "top_p", "top_k", "min_tokens_to_keep" })
             {
                 if (kwargs[bare] is JsonNode b)
                 {
@@ -157,7 +189,7 @@ public static class InseqCallArguments
             {
                 string fnId = fnNode.GetValue<string>();
                 var fnArgs = kwargs["attributed_fn_args"] is JsonObject fa ? fa.ToDictionary(kv => kv.Key, kv => Scalar(kv.Value)) : [];
-                foreach (string bare in new[] { "logprob", "top_p" })
+                foreach (string bare in new[] { "logprob", "top_p", "top_k", "min_tokens_to_keep" })
                 {
                     if (kwargs[bare] is JsonNode b)
                     {
@@ -197,6 +229,16 @@ public static class InseqCallArguments
                 IncludeEosBaseline = kwargs["include_eos_baseline"]?.GetValue<bool>() ?? false,
                 BatchSize = kwargs["batch_size"]?.GetValue<int>(),
                 Generation = generation,
+                OutputStepAttributions = kwargs["output_step_attributions"]?.GetValue<bool>() ?? false,
+                Contrast = Strings(kwargs["contrast_targets"]) is null && Strings(kwargs["contrast_sources"]) is null ? null : new ContrastOptions
+                {
+                    Targets = Strings(kwargs["contrast_targets"]),
+                    Sources = Strings(kwargs["contrast_sources"]),
+                    Alignments = kwargs["contrast_targets_alignments"] is JsonNode al
+                        ? ContrastAlignments.Parse(al is JsonValue ? al.GetValue<string>() : al.ToJsonString())
+                        : null,
+                    ForceInputs = kwargs["contrast_force_inputs"]?.GetValue<bool>() ?? false,
+                },
             };
         }
         catch (InvalidRequestException e)
@@ -210,8 +252,9 @@ public static class InseqCallArguments
     {
         string[] accepted = id switch
         {
-            "probability" => ["logprob"],
+            "probability" or "contrast_prob" or "contrast_prob_diff" or "mc_dropout_prob_avg" => ["logprob"],
             "top_p_size" => ["top_p"],
+            "kl_divergence" => ["top_k", "top_p", "min_tokens_to_keep"],
             _ => [],
         };
         return all.Where(kv => accepted.Contains(kv.Key)).ToDictionary();
