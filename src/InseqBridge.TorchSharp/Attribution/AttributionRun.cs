@@ -325,6 +325,11 @@ internal sealed partial class AttributionRun
     private Tensor NextTokenLogits(Tensor? sourceEmbeds, Tensor? sourceMask, Tensor targetEmbeds, Tensor targetMask, Tensor? lastIndex, ForwardOptions? options = null)
     {
         options ??= ForwardOptions.None;
+        if (lastIndex is null)
+        {
+            options = options with { LastPositionOnly = true };
+        }
+
         Tensor logits;
         if (EncoderDecoder)
         {

@@ -123,7 +123,7 @@ public sealed class BartModel : TransformerLanguageModel
             cache.Length = past + (int)length;
         }
 
-        Tensor logits = nn.functional.linear(h, EmbeddingMatrix);
+        Tensor logits = nn.functional.linear(TransformerOps.HeadInput(h, options), EmbeddingMatrix);
         Tensor? bias = OptionalW("final_logits_bias");
         if (bias is not null)
         {

@@ -41,6 +41,12 @@ public sealed record ForwardOptions
     /// <summary>Return hidden states: the embedding output and every layer's output (layers + 1 entries).</summary>
     public bool OutputHiddenStates { get; init; }
 
+    /// <summary>
+    /// Apply the language-model head to the last position only (<see cref="DecoderOutput.Logits"/> is then
+    /// [batch, 1, vocab]): what attribution steps need, and much cheaper with large vocabularies.
+    /// </summary>
+    public bool LastPositionOnly { get; init; }
+
     /// <summary>Optional hook on value vectors (see <see cref="ValueVectorHook"/>).</summary>
     public ValueVectorHook? ValueHook { get; init; }
 

@@ -108,7 +108,7 @@ public sealed class Gpt2Model : TransformerLanguageModel
             cache.Length = past + (int)length;
         }
 
-        Tensor logits = nn.functional.linear(h, LmHead);
+        Tensor logits = nn.functional.linear(TransformerOps.HeadInput(h, options), LmHead);
         return new DecoderOutput(
             logits.MoveToOuterDisposeScope(),
             attentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),

@@ -106,7 +106,8 @@ public sealed class T5Model : TransformerLanguageModel
         }
 
         Tensor head = OptionalW("lm_head.weight") is Tensor untied && !_config.TieWordEmbeddings ? untied : EmbeddingMatrix;
-        Tensor output = _config.TieWordEmbeddings ? h * Math.Pow(_config.HiddenSize, -0.5) : h;
+        Tensor last = TransformerOps.HeadInput(h, options);
+        Tensor output = _config.TieWordEmbeddings ? last * Math.Pow(_config.HiddenSize, -0.5) : last;
         Tensor logits = nn.functional.linear(output, head);
         return new DecoderOutput(
             logits.MoveToOuterDisposeScope(),

@@ -21,6 +21,11 @@ internal static class TransformerOps
 
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => F.linear(x, weight, bias);
 
+    /// <summary>The hidden states the language-model head reads: all positions, or the last one with
+    /// <see cref="ForwardOptions.LastPositionOnly"/>.</summary>
+    public static Tensor HeadInput(Tensor hidden, ForwardOptions options) =>
+        options.LastPositionOnly ? hidden.narrow(1, hidden.shape[1] - 1, 1) : hidden;
+
     /// <summary>GPT-2's Conv1D: weight stored [in, out].</summary>
     public static Tensor Conv1D(Tensor x, Tensor weight, Tensor bias)
     {
