@@ -143,7 +143,7 @@ public sealed class AttributionOptions
         ForceContrastInputs = TakeFlag(stepArguments, "contrast_force_inputs") | TakeFlag(fnArguments, "contrast_force_inputs");
         string[] scoreIds = (parseResult.GetValue(StepScores) ?? string.Empty)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        string? unknown = stepArguments.Keys.FirstOrDefault(k => !scoreIds.Any(id => AcceptedArguments(id).Contains(k)));
+        string? unknown = stepArguments.Keys.FirstOrDefault(k => !scoreIds.Any(id => StepFunction.ArgumentNames(id).Contains(k)));
         if (resolveStep is null && unknown is not null && scoreIds.All(id => !StepFunctionEvaluator.CustomIds.Contains(id)))
         {
             throw new CliUsageException($"--step-scores-args: no selected step score takes '{unknown}'.");
@@ -240,15 +240,6 @@ public sealed class AttributionOptions
         return bool.TryParse(value, out bool flag) ? flag : throw new CliUsageException($"{key} must be true or false (got '{value}').");
     }
 
-    /// <summary>The arguments a built-in step function takes (Inseq routes step score arguments by signature).</summary>
-    private static string[] AcceptedArguments(string id) => id switch
-    {
-        "probability" or "contrast_prob" or "contrast_prob_diff" => ["logprob"],
-        "top_p_size" => ["top_p"],
-        "kl_divergence" => ["top_k", "top_p", "min_tokens_to_keep"],
-        _ => [],
-    };
-
     private static Dictionary<string, string> ArgumentsFor(string id, Dictionary<string, string> all) =>
-        StepFunctionEvaluator.CustomIds.Contains(id) ? all : all.Where(kv => AcceptedArguments(id).Contains(kv.Key)).ToDictionary();
+        StepFunctionEvaluator.CustomIds.Contains(id) ? all : StepFunction.RouteArguments(id, all);
 }

@@ -182,7 +182,7 @@ public static class InseqCallArguments
 
             var scores = (kwargs["step_scores"] as JsonArray ?? [])
                 .Select(n => n!.GetValue<string>())
-                .Select(id => StepFunction.FromId(id, Accepted(id, stepArgs)))
+                .Select(id => StepFunction.FromId(id, StepFunction.RouteArguments(id, stepArgs)))
                 .ToList();
             StepFunction? fn = null;
             if (kwargs["attributed_fn"] is JsonNode fnNode)
@@ -197,7 +197,7 @@ public static class InseqCallArguments
                     }
                 }
 
-                fn = StepFunction.FromId(fnId, Accepted(fnId, fnArgs));
+                fn = StepFunction.FromId(fnId, StepFunction.RouteArguments(fnId, fnArgs));
             }
 
             var generation = new GenerationArguments();
@@ -246,18 +246,6 @@ public static class InseqCallArguments
             unsupported = e.Message;
             return null;
         }
-    }
-
-    private static Dictionary<string, string> Accepted(string id, Dictionary<string, string> all)
-    {
-        string[] accepted = id switch
-        {
-            "probability" or "contrast_prob" or "contrast_prob_diff" or "mc_dropout_prob_avg" => ["logprob"],
-            "top_p_size" => ["top_p"],
-            "kl_divergence" => ["top_k", "top_p", "min_tokens_to_keep"],
-            _ => [],
-        };
-        return all.Where(kv => accepted.Contains(kv.Key)).ToDictionary();
     }
 
     private static List<string>? Strings(JsonNode? node) => node switch

@@ -26,6 +26,26 @@ public abstract record StepFunction
         "mc_dropout_prob_avg", "top_p_size",
     ];
 
+    /// <summary>The arguments built-in step function <paramref name="id"/> takes (empty for others).</summary>
+    /// <param name="id">Step function id.</param>
+    public static IReadOnlyList<string> ArgumentNames(string id) => id switch
+    {
+        "probability" or "contrast_prob" or "contrast_prob_diff" => ["logprob"],
+        "mc_dropout_prob_avg" => ["logprob", "n_mcd_steps"],
+        "top_p_size" => ["top_p"],
+        "kl_divergence" => ["top_k", "top_p", "min_tokens_to_keep"],
+        _ => [],
+    };
+
+    /// <summary>
+    /// The entries of <paramref name="arguments"/> that step function <paramref name="id"/> takes: Inseq routes one set
+    /// of step score keyword arguments to every step function by its signature.
+    /// </summary>
+    /// <param name="id">Step function id.</param>
+    /// <param name="arguments">All arguments given.</param>
+    public static Dictionary<string, string> RouteArguments(string id, IReadOnlyDictionary<string, string> arguments) =>
+        arguments.Where(kv => ArgumentNames(id).Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
+
     /// <summary>The probability of the target token (Inseq's default attributed function).</summary>
     public static StepFunction Default { get; } = new Probability();
 

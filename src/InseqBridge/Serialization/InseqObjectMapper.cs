@@ -56,26 +56,29 @@ internal static class InseqObjectMapper
         });
     }
 
+    private const string SequenceSuffix = "FeatureAttributionSequenceOutput";
+    private const string StepSuffix = "FeatureAttributionStepOutput";
+
     /// <summary>Inseq's class name for a sequence output of the given kind.</summary>
-    public static string ClassName(AttributionKind kind) => kind switch
+    public static string ClassName(AttributionKind kind) => ClassName(kind, SequenceSuffix);
+
+    /// <summary>Inseq's class prefix of each kind ("Granular", "Coarse", "MultiDimensional", none) plus the suffix.</summary>
+    private static string ClassName(AttributionKind kind, string suffix) => kind switch
     {
-        AttributionKind.Granular => "GranularFeatureAttributionSequenceOutput",
-        AttributionKind.Coarse => "CoarseFeatureAttributionSequenceOutput",
-        AttributionKind.MultiDimensional => "MultiDimensionalFeatureAttributionSequenceOutput",
-        _ => "FeatureAttributionSequenceOutput",
+        AttributionKind.Granular => "Granular" + suffix,
+        AttributionKind.Coarse => "Coarse" + suffix,
+        AttributionKind.MultiDimensional => "MultiDimensional" + suffix,
+        _ => suffix,
     };
+
+    private static AttributionKind? KindOf(string className, string suffix) =>
+        Enum.GetValues<AttributionKind>().Cast<AttributionKind?>().FirstOrDefault(k => ClassName(k!.Value, suffix) == className);
 
     private static FeatureAttributionSequenceOutput ToSequence(JsonNode? node, string? file, string path)
     {
         JsonObject a = Attributes(node, null, file, path, out string className);
-        AttributionKind kind = className switch
-        {
-            "GranularFeatureAttributionSequenceOutput" => AttributionKind.Granular,
-            "CoarseFeatureAttributionSequenceOutput" => AttributionKind.Coarse,
-            "MultiDimensionalFeatureAttributionSequenceOutput" => AttributionKind.MultiDimensional,
-            "FeatureAttributionSequenceOutput" => AttributionKind.Base,
-            _ => throw new InseqJsonException(file, $"{path}.__instance_type__", $"unknown sequence output class '{className}'"),
-        };
+        AttributionKind kind = KindOf(className, SequenceSuffix)
+            ?? throw new InseqJsonException(file, $"{path}.__instance_type__", $"unknown sequence output class '{className}'");
         string ap = $"{path}.attributes";
         List<TokenWithId> source = Tokens(a["source"], file, $"{ap}.source");
         List<TokenWithId> target = Tokens(a["target"], file, $"{ap}.target");
@@ -126,14 +129,8 @@ internal static class InseqObjectMapper
     private static FeatureAttributionStepOutput ToStep(JsonNode? node, string? file, string path)
     {
         JsonObject a = Attributes(node, null, file, path, out string className);
-        AttributionKind kind = className switch
-        {
-            "GranularFeatureAttributionStepOutput" => AttributionKind.Granular,
-            "CoarseFeatureAttributionStepOutput" => AttributionKind.Coarse,
-            "MultiDimensionalFeatureAttributionStepOutput" => AttributionKind.MultiDimensional,
-            "FeatureAttributionStepOutput" => AttributionKind.Base,
-            _ => throw new InseqJsonException(file, $"{path}.__instance_type__", $"unknown step output class '{className}'"),
-        };
+        AttributionKind kind = KindOf(className, StepSuffix)
+            ?? throw new InseqJsonException(file, $"{path}.__instance_type__", $"unknown step output class '{className}'");
         string ap = $"{path}.attributes";
         List<IReadOnlyList<TokenWithId>>? Rows(string key) => a[key] switch
         {
@@ -158,14 +155,7 @@ internal static class InseqObjectMapper
     {
         static JsonNode? Rows(IReadOnlyList<IReadOnlyList<TokenWithId>>? rows) =>
             rows is null ? null : new JsonArray(rows.Select(r => (JsonNode)TokenList(r)).ToArray());
-        string className = s.Kind switch
-        {
-            AttributionKind.Granular => "GranularFeatureAttributionStepOutput",
-            AttributionKind.Coarse => "CoarseFeatureAttributionStepOutput",
-            AttributionKind.MultiDimensional => "MultiDimensionalFeatureAttributionStepOutput",
-            _ => "FeatureAttributionStepOutput",
-        };
-        return Instance(AttributionModule, className, new JsonObject
+        return Instance(AttributionModule, ClassName(s.Kind, StepSuffix), new JsonObject
         {
             ["prefix"] = Rows(s.Prefix),
             ["sequence_scores"] = Scores(s.SequenceScores, options),

@@ -153,18 +153,6 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
 
         var stepArgs = Collect("step_scores_args");
         var fnArgs = Collect("attributed_fn_args");
-        static Dictionary<string, string> ArgsFor(string id, Dictionary<string, string> all)
-        {
-            string[] accepted = id switch
-            {
-                "probability" or "contrast_prob" or "contrast_prob_diff" => ["logprob"],
-                "top_p_size" => ["top_p"],
-                "kl_divergence" => ["top_k", "top_p", "min_tokens_to_keep"],
-                _ => [],
-            };
-            return all.Where(kv => accepted.Contains(kv.Key)).ToDictionary();
-        }
-
         var generation = new GenerationArguments();
         if (a.TryGetProperty("generation_args", out var g))
         {
@@ -180,8 +168,8 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
         {
             GeneratedTexts = a.TryGetProperty("generated_texts", out var gt) ? gt.EnumerateArray().Select(x => x.GetString()!).ToList() : null,
             Method = AttributionMethod.FromId(Method, methodArgs),
-            StepScores = a.TryGetProperty("step_scores", out var ss) ? ss.EnumerateArray().Select(x => StepFunction.FromId(x.GetString()!, ArgsFor(x.GetString()!, stepArgs))).ToList() : [],
-            AttributedFunction = attributedFn is null ? null : StepFunction.FromId(attributedFn, ArgsFor(attributedFn, fnArgs)),
+            StepScores = a.TryGetProperty("step_scores", out var ss) ? ss.EnumerateArray().Select(x => StepFunction.FromId(x.GetString()!, StepFunction.RouteArguments(x.GetString()!, stepArgs))).ToList() : [],
+            AttributedFunction = attributedFn is null ? null : StepFunction.FromId(attributedFn, StepFunction.RouteArguments(attributedFn, fnArgs)),
             AttributeTarget = a.TryGetProperty("attribute_target", out var at) && at.GetBoolean(),
             AttrPosStart = a.TryGetProperty("attr_pos_start", out var ps) ? ps.GetInt32() : null,
             AttrPosEnd = a.TryGetProperty("attr_pos_end", out var pe) ? pe.GetInt32() : null,
