@@ -24,6 +24,7 @@ namespace InseqBridge.Cli.Commands;
 public static partial class BenchCommand
 {
     private static readonly string[] Methods = ["saliency", "integrated_gradients", "attention"];
+    private static readonly string[] GrowthMethods = ["saliency", "integrated_gradients"];
     private static readonly int[] GrowthLengths = [5, 10, 20, 40];
     private const int PromptTokens = 20;
     private const int ForcedTokens = 10;
@@ -43,17 +44,26 @@ public static partial class BenchCommand
         var quick = new Option<bool>("--quick") { Description = "Use the tiny reference models (tests/fixtures/parity/models) instead of full-size ones." };
         var json = new Option<string?>("--json") { Description = "Save the figures as JSON.", HelpName = "FILE" };
         var repeats = new Option<int?>("--repeats") { Description = "Timed runs per case (default: 5 with --quick, 3 otherwise).", HelpName = "N" };
-        var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats };
+        var only = new Option<string[]>("--only")
+        {
+            Description = "Run only these cases, as MODEL or MODEL:METHOD (e.g. gpt2-small:integrated_gradients); repeatable.",
+            HelpName = "CASE",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var noGrowth = new Option<bool>("--no-growth") { Description = "Skip the cost-growth runs." };
+        var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats, only, noGrowth };
         command.SetAction(parseResult => Run(
             parseResult.GetValue(python), parseResult.GetValue(quick), parseResult.GetValue(json), parseResult.GetValue(repeats),
-            parseResult.InvocationConfiguration.Output));
+            parseResult.GetValue(only) ?? [], parseResult.GetValue(noGrowth), parseResult.InvocationConfiguration.Output));
         return command;
     }
 
     private sealed record Case(string Model, string Method, double Fast, double Reference, double? Python, double PeakRssMb);
 
-    private static int Run(string? python, bool quick, string? jsonPath, int? repeatOption, TextWriter output)
+    private static int Run(string? python, bool quick, string? jsonPath, int? repeatOption, string[] only, bool noGrowth, TextWriter output)
     {
+        bool Selected(string model, string? method) => only.Length == 0 || only.Any(o =>
+            o == model || (method is not null && o == model + ":" + method) || (method is null && o.StartsWith(model + ":", StringComparison.Ordinal)));
         int repeats = repeatOption ?? (quick ? 5 : 3);
         if (repeats < 1)
         {
@@ -65,17 +75,25 @@ public static partial class BenchCommand
         try
         {
             var models = new List<(string Name, string Dir)>();
-            if (quick)
+            (string Name, string Tiny, bool IsBart)[] specs = quick
+                ? [("gpt2-tiny", "gpt2", false), ("bart-tiny", "bart", true)]
+                : [("gpt2-small", "gpt2", false), ("bart-base", "bart", true)];
+            foreach (var (name, tiny, isBart) in specs.Where(m => Selected(m.Name, null)))
             {
-                models.Add(("gpt2-tiny", Path.Combine(fixtures, "gpt2")));
-                models.Add(("bart-tiny", Path.Combine(fixtures, "bart")));
+                if (quick)
+                {
+                    models.Add((name, Path.Combine(fixtures, tiny)));
+                    continue;
+                }
+
+                temp ??= Directory.CreateTempSubdirectory("inseq-bridge-bench-").FullName;
+                output.WriteLine($"creating a random-weight {name} in {temp}");
+                models.Add((name, ScaledCheckpoint(Path.Combine(fixtures, tiny), Path.Combine(temp, name), isBart)));
             }
-            else
+
+            if (models.Count == 0)
             {
-                temp = Directory.CreateTempSubdirectory("inseq-bridge-bench-").FullName;
-                output.WriteLine("creating random-weight models in " + temp);
-                models.Add(("gpt2-small", ScaledCheckpoint(Path.Combine(fixtures, "gpt2"), Path.Combine(temp, "gpt2-small"), isBart: false)));
-                models.Add(("bart-base", ScaledCheckpoint(Path.Combine(fixtures, "bart"), Path.Combine(temp, "bart-base"), isBart: true)));
+                throw new CliUsageException($"--only matches no model: the models are {string.Join(", ", specs.Select(m => m.Name))}.");
             }
 
             int threads = torch.get_num_threads();
@@ -89,16 +107,20 @@ public static partial class BenchCommand
             var growthLines = new List<string>();
             foreach (var (name, dir) in models)
             {
+                string[] methods = Methods.Where(m => Selected(name, m)).ToArray();
+                bool growth = !noGrowth && methods.Any(GrowthMethods.Contains);
+                PeakRss.Reset();
                 using NativeAttributionModel model = NativeAttributionModel.Load(dir, modelName: name);
                 var (input, generated) = Texts(model, ForcedTokens);
-                JsonObject? py = python is null ? null : RunPython(python, dir, input, generated, threads, repeats, model.IsEncoderDecoder ? null : model, output);
-                foreach (string method in Methods)
+                JsonObject? py = python is null ? null
+                    : RunPython(python, dir, input, generated, methods, threads, repeats, growth && !model.IsEncoderDecoder ? model : null, output);
+                foreach (string method in methods)
                 {
                     var request = Request(method, input, generated);
                     double fast = Median(model, request with { Mode = ExecutionMode.Fast }, repeats);
                     double reference = Median(model, request with { Mode = ExecutionMode.Reference }, repeats);
                     double? pyTime = py?["median"]?[method]?.GetValue<double>();
-                    double rss = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
+                    double rss = PeakRss.Megabytes();
                     cases.Add(new Case(name, method, fast, reference, pyTime, rss));
                     if (method == "integrated_gradients" && !model.IsEncoderDecoder)
                     {
@@ -106,9 +128,9 @@ public static partial class BenchCommand
                     }
                 }
 
-                if (!model.IsEncoderDecoder)
+                if (growth && !model.IsEncoderDecoder)
                 {
-                    growthLines.AddRange(Growth(model, quick, py));
+                    growthLines.AddRange(Growth(model, methods.Where(GrowthMethods.Contains), quick, py));
                 }
 
                 if (py is not null)
@@ -208,10 +230,10 @@ public static partial class BenchCommand
         return repeats % 2 == 1 ? times[repeats / 2] : (times[(repeats / 2) - 1] + times[repeats / 2]) / 2;
     }
 
-    private static IEnumerable<string> Growth(NativeAttributionModel model, bool withReference, JsonObject? py)
+    private static IEnumerable<string> Growth(NativeAttributionModel model, IEnumerable<string> methods, bool withReference, JsonObject? py)
     {
         yield return string.Format(CultureInfo.InvariantCulture, "{0,-22} {1,8} {2,10} {3,10} {4,10}", "method", "tokens", "fast", "reference", "python");
-        foreach (string method in new[] { "saliency", "integrated_gradients" })
+        foreach (string method in methods)
         {
             foreach (int length in GrowthLengths)
             {
@@ -246,8 +268,9 @@ public static partial class BenchCommand
     }
 
     /// <summary>
-    /// Useful FLOPs of integrated gradients in fast mode on a GPT-2 model: forward + backward (3x the forward) of
-    /// every (step, alpha) row over its prefix: per token 2 x (non-embedding weights + LM head) plus attention.
+    /// Useful FLOPs of integrated gradients on a GPT-2 model: per (step, alpha) row a forward over its prefix of
+    /// <c>w</c> tokens (2 x non-embedding weights per token, plus attention scores and values, 4 x layers x d x w per
+    /// token) and the LM head on the row's last position (2 x d x vocab), and a backward of twice that.
     /// </summary>
     private static double IgFlops(NativeAttributionModel model, string input, string generated)
     {
@@ -260,13 +283,14 @@ public static partial class BenchCommand
         double flops = 0;
         for (int w = prompt; w < total; w++)
         {
-            flops += w * ((2 * (weights + (d * vocab))) + (4 * layers * d * w));
+            flops += (w * ((2 * weights) + (4 * layers * d * w))) + (2 * d * vocab);
         }
 
         return 3 * IgSteps * flops;
     }
 
-    private static JsonObject RunPython(string python, string dir, string input, string generated, int threads, int repeats, NativeAttributionModel? decoderOnly, TextWriter output)
+    private static JsonObject RunPython(
+        string python, string dir, string input, string generated, string[] methods, int threads, int repeats, NativeAttributionModel? decoderOnly, TextWriter output)
     {
         string work = Directory.CreateTempSubdirectory("inseq-bridge-pybench-").FullName;
         try
@@ -290,7 +314,7 @@ public static partial class BenchCommand
             var info = new ProcessStartInfo(python) { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (string arg in new[]
             {
-                script, "--model", Path.GetFullPath(dir), "--input", input, "--generated", generated, "--methods", string.Join(',', Methods),
+                script, "--model", Path.GetFullPath(dir), "--input", input, "--generated", generated, "--methods", string.Join(',', methods),
                 "--n-steps", IgSteps.ToString(CultureInfo.InvariantCulture), "--repeats", repeats.ToString(CultureInfo.InvariantCulture),
                 "--threads", threads.ToString(CultureInfo.InvariantCulture), "--growth", growth.ToJsonString(),
             })

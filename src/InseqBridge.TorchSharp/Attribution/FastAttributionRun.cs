@@ -69,9 +69,6 @@ internal sealed class FastAttributionRun
         return methodOk && attributedOk && !request.StepScores.Any(s => s is ContrastiveStepFunction);
     }
 
-    /// <summary>One (step, sequence) pair: a row of the replicated batch (times the alphas of integrated gradients).</summary>
-    private sealed record Job(AttributionRun.StepRecord Record, int RecordRow, int Row, int Step);
-
     /// <summary>Fills <paramref name="records"/> for steps <paramref name="start"/> .. <paramref name="iterEnd"/> - 1; returns the trailing attribution shape.</summary>
     public int[]? Run(int start, int iterEnd, List<AttributionRun.StepRecord> records, IProgress<int>? stepDone, CancellationToken cancellationToken)
     {
@@ -83,13 +80,13 @@ internal sealed class FastAttributionRun
 
         if (_request.StepScores.Count > 0)
         {
-            StepScores(iterEnd, records);
+            StepScores(start, iterEnd, records);
         }
 
         int[]? innerShape = null;
         if (_method is not DummyAttribution)
         {
-            innerShape = Gradients(records, cancellationToken);
+            innerShape = Gradients(start, iterEnd, records, cancellationToken);
         }
 
         stepDone?.Report(records.Count);
@@ -107,18 +104,20 @@ internal sealed class FastAttributionRun
         return torch.tensor(flat, [rows.Count, width], device: _model.Device);
     }
 
-    /// <summary>Every step's scores from one teacher-forced forward without gradients.</summary>
-    private void StepScores(int iterEnd, List<AttributionRun.StepRecord> records)
+    /// <summary>Every step's scores from one teacher-forced forward without gradients (the head on the read positions only).</summary>
+    private void StepScores(int start, int iterEnd, List<AttributionRun.StepRecord> records)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         int width = iterEnd - 1;
         int[] all = Enumerable.Range(0, _targets.Count).ToArray();
+        Tensor read = torch.arange(start - 1, iterEnd - 1, dtype: ScalarType.Int64, device: _model.Device).unsqueeze(0).expand(all.Length, -1);
         Tensor logits = Logits(
             EncoderDecoder ? _model.EmbedEncoderTokens(Rows(_sources!.Ids, all, _sources.Width)) : null,
             EncoderDecoder ? Rows(_sources!.Mask, all, _sources.Width) : null,
             _model.EmbedDecoderTokens(Rows(_targets.Ids, all, width)),
-            Rows(_targets.Mask, all, width));
+            Rows(_targets.Mask, all, width),
+            read);
         foreach (AttributionRun.StepRecord record in records)
         {
             if (record.Rows.Length == 0)
@@ -128,7 +127,7 @@ internal sealed class FastAttributionRun
 
             using var stepScope = torch.NewDisposeScope();
             Tensor rows = torch.tensor(record.Rows.Select(r => (long)r).ToArray(), device: _model.Device);
-            Tensor stepLogits = logits.index_select(0, rows).select(1, record.Position - 1);
+            Tensor stepLogits = logits.index_select(0, rows).select(1, record.Position - start);
             Tensor targetIds = torch.tensor(record.Rows.Select(b => _targets.Ids[b][record.Position]).ToArray(), device: _model.Device);
             var context = new StepFunctionContext(stepLogits, targetIds);
             foreach (StepFunction fn in _request.StepScores)
@@ -138,183 +137,230 @@ internal sealed class FastAttributionRun
         }
     }
 
-    /// <summary>Logits [rows, positions, vocab] of a teacher-forced forward.</summary>
-    private Tensor Logits(Tensor? sourceEmbeds, Tensor? sourceMask, Tensor targetEmbeds, Tensor targetMask)
+    /// <summary>Logits [rows, k, vocab] of a teacher-forced forward at the positions <paramref name="read"/> [rows, k].</summary>
+    private Tensor Logits(Tensor? sourceEmbeds, Tensor? sourceMask, Tensor targetEmbeds, Tensor targetMask, Tensor read)
     {
+        var options = new ForwardOptions { HeadPositions = read };
         if (EncoderDecoder)
         {
             EncoderOutput encoded = _model.Encode(sourceEmbeds!, sourceMask, ForwardOptions.None);
-            return _model.Decode(targetEmbeds, targetMask, null, encoded, sourceMask, null, ForwardOptions.None).Logits;
+            return _model.Decode(targetEmbeds, targetMask, null, encoded, sourceMask, null, options).Logits;
         }
 
-        return _model.Decode(targetEmbeds, targetMask, null, null, null, null, ForwardOptions.None).Logits;
+        return _model.Decode(targetEmbeds, targetMask, null, null, null, null, options).Logits;
     }
 
-    private int[] Gradients(List<AttributionRun.StepRecord> records, CancellationToken cancellationToken)
+    /// <summary>One row of a chunk: a sequence and (for integrated gradients) one interpolation point.</summary>
+    private readonly record struct Unit(int Sequence, int Alpha);
+
+    private int[] Gradients(int start, int iterEnd, List<AttributionRun.StepRecord> records, CancellationToken cancellationToken)
     {
         bool attributeTarget = !EncoderDecoder || _request.AttributeTarget;
-        var jobs = new List<Job>();
+        foreach (AttributionRun.StepRecord record in records.Where(r => r.Rows.Length > 0))
+        {
+            record.Source = EncoderDecoder ? new float[record.Rows.Length][] : null;
+            record.Target = attributeTarget ? new float[record.Rows.Length][] : null;
+        }
+
+        (double[] alphas, double[] stepSizes) = _method is IntegratedGradients ig ? QuadratureRule.Get(ig.Method, ig.Steps) : (new[] { 1.0 }, new[] { 1.0 });
+        int[] sequences = records.SelectMany(r => r.Rows).Distinct().Order().ToArray();
+        var units = sequences.SelectMany(b => Enumerable.Range(0, alphas.Length).Select(a => new Unit(b, a))).ToList();
+
+        // Rows per chunk: the retained graph of one chunk spans every position once.
+        int width = iterEnd - 1;
+        (long perToken, long perRow) = Footprint();
+        long rowBytes = ((width + (_sources?.Width ?? 0)) * perToken) + ((iterEnd - start) * perRow);
+        int rowsPerChunk = (int)Math.Clamp(MemoryBudgetBytes / Math.Max(1, rowBytes), 1, units.Count);
+        if ((_method as IntegratedGradients)?.InternalBatchSize is int cap)
+        {
+            rowsPerChunk = Math.Min(rowsPerChunk, Math.Max(1, cap));
+        }
+
+        var sums = new Dictionary<(int Step, int Sequence), (Tensor? Source, Tensor? Target)>();
+        try
+        {
+            for (int first = 0; first < units.Count; first += rowsPerChunk)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                Chunk(units.GetRange(first, Math.Min(rowsPerChunk, units.Count - first)), start, iterEnd, alphas, stepSizes, attributeTarget, records, sums);
+            }
+
+            Store(records, sums);
+        }
+        finally
+        {
+            foreach (var (source, target) in sums.Values)
+            {
+                source?.Dispose();
+                target?.Dispose();
+            }
+        }
+
+        return [(int)_model.EmbeddingMatrix.shape[1]];
+    }
+
+    private void Store(List<AttributionRun.StepRecord> records, Dictionary<(int Step, int Sequence), (Tensor? Source, Tensor? Target)> sums)
+    {
         foreach (AttributionRun.StepRecord record in records)
         {
-            if (record.Rows.Length == 0)
+            for (int r = 0; r < record.Rows.Length; r++)
+            {
+                var (source, target) = sums[(record.Position, record.Rows[r])];
+                if (source is not null)
+                {
+                    record.Source![r] = Finish(source, _sources!.Ids, _sources.Baseline, record.Rows[r], (int)source.shape[0], _model.EmbedEncoderTokens);
+                }
+
+                if (target is not null)
+                {
+                    record.Target![r] = Finish(target, _targets.Ids, _targets.Baseline, record.Rows[r], record.Position, _model.EmbedDecoderTokens);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A rough activation footprint of one forward + backward, for chunking: bytes per token (about 40 saved
+    /// activations of width <c>hidden</c> per layer) and per read position of a row (its logits, their softmax and
+    /// gradient).
+    /// </summary>
+    private (long PerToken, long PerRead) Footprint()
+    {
+        long hidden = _model.EmbeddingMatrix.shape[1];
+        long layers = Math.Max(1, _model.DecoderLayers + _model.EncoderLayers);
+        return (hidden * 4 * 40 * layers, _owner.Config.VocabSize * 4L * 3);
+    }
+
+    /// <summary>
+    /// Decoder positions per block of the block-wise forward after the first block: the backward of step <c>t</c>
+    /// runs through the blocks up to position <c>t - 1</c> only, so small blocks waste least; blocks of a few
+    /// positions keep the matrix products of few-row chunks efficient. Override with <c>INSEQ_BRIDGE_FAST_BLOCK</c>.
+    /// </summary>
+    private static int BlockSize(int rows) =>
+        int.TryParse(Environment.GetEnvironmentVariable("INSEQ_BRIDGE_FAST_BLOCK"), out int k) && k > 0 ? k : Math.Clamp(64 / rows, 1, 8);
+
+    /// <summary>
+    /// One chunk of rows: the (interpolated) inputs as leaves, one forward in blocks through a key/value cache that
+    /// keeps the graph (the prefix, then a few positions at a time), every step's attributed score read at its own
+    /// position, then one backward per step over the retained graph. The per-row gradients are summed per (step,
+    /// sequence) into <paramref name="sums"/>, weighted by the quadrature step sizes for integrated gradients.
+    /// </summary>
+    private void Chunk(
+        List<Unit> units, int start, int iterEnd, double[] alphas, double[] stepSizes, bool attributeTarget,
+        List<AttributionRun.StepRecord> records, Dictionary<(int Step, int Sequence), (Tensor? Source, Tensor? Target)> sums)
+    {
+        using var scope = torch.NewDisposeScope();
+        int count = units.Count, width = iterEnd - 1;
+        int[] rows = units.Select(u => u.Sequence).ToArray();
+        bool ig = _method is IntegratedGradients;
+        Tensor alpha = torch.tensor(units.Select(u => (float)alphas[u.Alpha]).ToArray(), [count, 1, 1], device: _model.Device);
+
+        Tensor Leaf(Tensor input, Tensor? baseline) =>
+            (baseline is null ? input : baseline + ((input - baseline) * alpha)).detach().requires_grad_(true);
+
+        Tensor targetIds = Rows(_targets.Ids, rows, _targets.Width);
+        Tensor targetInput = _model.EmbedDecoderTokens(targetIds.narrow(1, 0, width));
+        Tensor targetMask = Rows(_targets.Mask, rows, width);
+        Tensor? targetLeaf = attributeTarget
+            ? Leaf(targetInput, ig ? _model.EmbedDecoderTokens(Rows(_targets.Baseline, rows, width)) : null)
+            : null;
+        Tensor? sourceLeaf = null, sourceMask = null;
+        EncoderOutput? encoded = null;
+        if (EncoderDecoder)
+        {
+            Tensor sourceInput = _model.EmbedEncoderTokens(Rows(_sources!.Ids, rows, _sources.Width));
+            sourceMask = Rows(_sources.Mask, rows, _sources.Width);
+            sourceLeaf = Leaf(sourceInput, ig ? _model.EmbedEncoderTokens(Rows(_sources.Baseline, rows, _sources.Width)) : null);
+            encoded = _model.Encode(sourceLeaf, sourceMask, ForwardOptions.None);
+        }
+
+        // Forward in blocks: [0, start) reads step `start`; every later block reads each of its positions.
+        Tensor decoderInput = targetLeaf ?? targetInput;
+        var scores = new Dictionary<int, Tensor>();
+        using var cache = new KvCache();
+        int block = BlockSize(count);
+        for (int from = 0; from < width;)
+        {
+            int to = from == 0 ? start : Math.Min(width, from + block);
+            int firstRead = Math.Max(from, start - 1);
+            long[] read = Enumerable.Range(firstRead - from, to - firstRead).Select(p => (long)p).ToArray();
+            Tensor readTensor = torch.tensor(read, device: _model.Device).unsqueeze(0).expand(count, -1);
+            Tensor logits = _model.Decode(
+                decoderInput.narrow(1, from, to - from), targetMask.narrow(1, 0, to), null, encoded, sourceMask, cache,
+                new ForwardOptions { HeadPositions = readTensor }).Logits;
+            for (int j = 0; j < read.Length; j++)
+            {
+                int step = firstRead + j + 1;
+                var context = new StepFunctionContext(logits.select(1, j), targetIds.select(1, step)) { IsAttributedFunction = true };
+                scores[step] = StepFunctionEvaluator.Evaluate(_attributedFn, context);
+            }
+
+            from = to;
+        }
+
+        Tensor sizes = torch.tensor(units.Select(u => (float)stepSizes[u.Alpha]).ToArray(), [count, 1, 1], device: _model.Device);
+        Tensor[] leaves = [.. sourceLeaf is null ? Array.Empty<Tensor>() : [sourceLeaf], .. targetLeaf is null ? Array.Empty<Tensor>() : [targetLeaf]];
+        int[] chunkSequences = rows.Distinct().ToArray();
+        Tensor slot = torch.tensor(rows.Select(b => (long)Array.IndexOf(chunkSequences, b)).ToArray(), device: _model.Device);
+        foreach (AttributionRun.StepRecord record in records)
+        {
+            int step = record.Position;
+            long[] active = Enumerable.Range(0, count).Where(r => record.Rows.Contains(rows[r])).Select(r => (long)r).ToArray();
+            if (active.Length == 0)
             {
                 continue;
             }
 
-            if (EncoderDecoder)
+            using var stepScope = torch.NewDisposeScope();
+            Tensor score = scores[step].index_select(0, torch.tensor(active, device: _model.Device)).sum();
+            IList<Tensor> grads = torch.autograd.grad([score], leaves, retain_graph: true);
+            Tensor? sourceSum = sourceLeaf is null ? null : PerSequence(grads[0], sizes, slot, chunkSequences.Length, ig);
+            Tensor? targetSum = targetLeaf is null ? null : PerSequence(grads[^1].narrow(1, 0, step), sizes, slot, chunkSequences.Length, ig);
+            foreach (int b in record.Rows.Where(chunkSequences.Contains))
             {
-                record.Source = new float[record.Rows.Length][];
-            }
-
-            if (attributeTarget)
-            {
-                record.Target = new float[record.Rows.Length][];
-            }
-
-            for (int r = 0; r < record.Rows.Length; r++)
-            {
-                jobs.Add(new Job(record, r, record.Rows[r], record.Position));
+                int k = Array.IndexOf(chunkSequences, b);
+                sums.TryGetValue((step, b), out var sum);
+                sums[(step, b)] = (Add(sum.Source, sourceSum?[k]), Add(sum.Target, targetSum?[k]));
             }
         }
-
-        (double[] alphas, double[] stepSizes) = _method is IntegratedGradients ig ? QuadratureRule.Get(ig.Method, ig.Steps) : (new[] { 1.0 }, new[] { 1.0 });
-        int perJob = alphas.Length;
-        int sourceWidth = _sources?.Width ?? 0;
-        long hidden = -1;
-
-        // Units (job, alpha) in job-major order, so a job's alphas are contiguous and the width grows along the list.
-        long tokenBudget = Math.Max(1, MemoryBudgetBytes / BytesPerToken());
-        int? unitCap = (_method as IntegratedGradients)?.InternalBatchSize;
-        int unit = 0, total = jobs.Count * perJob;
-        var sourceSums = new Tensor?[jobs.Count];
-        var targetSums = new Tensor?[jobs.Count];
-        using var scope = torch.NewDisposeScope();
-        while (unit < total)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            int count = 0;
-            while (unit + count < total)
-            {
-                int width = jobs[(unit + count) / perJob].Step;
-                long tokens = (count + 1L) * (width + sourceWidth);
-                if (count > 0 && (tokens > tokenBudget || (unitCap is int cap && count + 1 > cap)))
-                {
-                    break;
-                }
-
-                count++;
-            }
-
-            hidden = Chunk(jobs, unit, count, perJob, alphas, stepSizes, attributeTarget, sourceSums, targetSums);
-            unit += count;
-        }
-
-        for (int j = 0; j < jobs.Count; j++)
-        {
-            Job job = jobs[j];
-            if (sourceSums[j] is Tensor s)
-            {
-                job.Record.Source![job.RecordRow] = s.to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
-            }
-
-            if (targetSums[j] is Tensor t)
-            {
-                job.Record.Target![job.RecordRow] = t.to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
-            }
-        }
-
-        return [(int)hidden];
     }
 
-    /// <summary>A rough activation footprint per token of one forward + backward, for chunking.</summary>
-    private long BytesPerToken()
+    /// <summary>Gradients [rows, positions, hidden] summed per sequence of the chunk (weighted by the step sizes for integrated gradients).</summary>
+    private Tensor PerSequence(Tensor grad, Tensor sizes, Tensor slot, int sequences, bool ig)
     {
-        long hidden;
-        using (torch.no_grad())
-        using (Tensor probe = _model.EmbedDecoderTokens(torch.tensor(new long[] { _owner.PadId }, [1, 1], device: _model.Device)))
+        if (!ig)
         {
-            hidden = probe.shape[^1];
+            return sequences == grad.shape[0] ? grad : torch.zeros([sequences, .. grad.shape[1..]], device: grad.device).index_add_(0, slot, grad, 1.0);
         }
 
-        // About 40 saved activations of width `hidden` per layer for ~12 layers, plus logits and their gradient.
-        return (hidden * 4 * 40 * 12) + (_owner.Config.VocabSize * 4L * 3);
+        Tensor weighted = grad * sizes;
+        return torch.zeros([sequences, .. grad.shape[1..]], device: grad.device).index_add_(0, slot, weighted, 1.0);
     }
 
-    /// <summary>One chunk of units: forward, one backward, and the per-job results accumulated; returns the hidden size.</summary>
-    private long Chunk(
-        List<Job> jobs, int first, int count, int perJob, double[] alphas, double[] stepSizes, bool attributeTarget, Tensor?[] sourceSums, Tensor?[] targetSums)
+    /// <summary>A running sum owned by the caller (outside every dispose scope); the previous total is disposed.</summary>
+    private static Tensor? Add(Tensor? total, Tensor? part)
+    {
+        if (part is null)
+        {
+            return total;
+        }
+
+        Tensor result = (total is null ? part.clone() : total + part).DetachFromDisposeScope();
+        total?.Dispose();
+        return result;
+    }
+
+    /// <summary>The attribution of one (step, sequence): |g| (saliency), g·x (input x gradient), or the weighted gradient sum times x − baseline (integrated gradients).</summary>
+    private float[] Finish(Tensor grad, long[][] ids, long[][] baselineIds, int sequence, int positions, Func<Tensor, Tensor> embed)
     {
         using var scope = torch.NewDisposeScope();
-        var unitJobs = Enumerable.Range(first, count).Select(u => jobs[u / perJob]).ToArray();
-        int width = unitJobs.Max(j => j.Step);
-        int[] rows = unitJobs.Select(j => j.Row).ToArray();
-        bool ig = _method is IntegratedGradients;
-        Tensor alpha = torch.tensor(Enumerable.Range(first, count).Select(u => (float)alphas[u % perJob]).ToArray(), [count, 1, 1], device: _model.Device);
-        Tensor sizes = torch.tensor(Enumerable.Range(first, count).Select(u => (float)stepSizes[u % perJob]).ToArray(), [count, 1, 1], device: _model.Device);
-
-        Tensor targetInput = _model.EmbedDecoderTokens(Rows(_targets.Ids, rows, width));
-        Tensor targetMask = Rows(_targets.Mask, rows, width);
-        Tensor? targetBaseline = ig && attributeTarget ? _model.EmbedDecoderTokens(Rows(_targets.Baseline, rows, width)) : null;
-        Tensor? sourceInput = null, sourceMask = null, sourceBaseline = null;
-        if (EncoderDecoder)
+        Tensor x = embed(Rows(ids, [sequence], positions)).squeeze(0);
+        Tensor result = _method switch
         {
-            sourceInput = _model.EmbedEncoderTokens(Rows(_sources!.Ids, rows, _sources.Width));
-            sourceMask = Rows(_sources.Mask, rows, _sources.Width);
-            sourceBaseline = ig ? _model.EmbedEncoderTokens(Rows(_sources.Baseline, rows, _sources.Width)) : null;
-        }
-
-        Tensor Interpolate(Tensor input, Tensor? baseline) => baseline is null ? input : baseline + ((input - baseline) * alpha);
-
-        Tensor? sourceLeaf = sourceInput is null ? null : Interpolate(sourceInput, sourceBaseline).detach().requires_grad_(true);
-        Tensor? targetLeaf = attributeTarget ? Interpolate(targetInput, targetBaseline).detach().requires_grad_(true) : null;
-        Tensor logits = Logits(sourceLeaf, sourceMask, targetLeaf ?? targetInput, targetMask);
-        Tensor last = torch.tensor(unitJobs.Select(j => (long)j.Step - 1).ToArray(), device: _model.Device);
-        Tensor stepLogits = logits.index([TensorIndex.Tensor(torch.arange(count, device: _model.Device)), TensorIndex.Tensor(last)]);
-        Tensor targetIds = torch.tensor(unitJobs.Select(j => _targets.Ids[j.Row][j.Step]).ToArray(), device: _model.Device);
-        Tensor scores = StepFunctionEvaluator.Evaluate(_attributedFn, new StepFunctionContext(stepLogits, targetIds) { IsAttributedFunction = true });
-        Tensor[] leaves = [.. sourceLeaf is null ? Array.Empty<Tensor>() : [sourceLeaf], .. targetLeaf is null ? Array.Empty<Tensor>() : [targetLeaf]];
-        IList<Tensor> grads = torch.autograd.grad([scores.sum()], leaves);
-        Tensor? sourceGrad = sourceLeaf is null ? null : grads[0];
-        Tensor? targetGrad = targetLeaf is null ? null : grads[^1];
-
-        for (int u = 0; u < count;)
-        {
-            int j = (first + u) / perJob;
-            int span = Math.Min(count - u, ((j + 1) * perJob) - (first + u));
-            int step = jobs[j].Step;
-            if (sourceGrad is not null)
-            {
-                sourceSums[j] = Accumulate(sourceSums[j], Finish(sourceGrad, sourceInput!, sourceBaseline, sizes, u, span, sourceInput!.shape[1], ig));
-            }
-
-            if (targetGrad is not null)
-            {
-                targetSums[j] = Accumulate(targetSums[j], Finish(targetGrad, targetInput, targetBaseline, sizes, u, span, step, ig));
-            }
-
-            u += span;
-        }
-
-        return targetInput.shape[^1];
-    }
-
-    /// <summary>The attribution (or, for integrated gradients, the partial sum over these alphas) of one job.</summary>
-    private Tensor Finish(Tensor grad, Tensor input, Tensor? baseline, Tensor sizes, int first, int span, long positions, bool ig)
-    {
-        Tensor g = grad.narrow(0, first, span).narrow(1, 0, positions);
-        Tensor x = input.narrow(0, first, 1).narrow(1, 0, positions).squeeze(0);
-        if (ig)
-        {
-            Tensor summed = (g * sizes.narrow(0, first, span)).sum(0L);
-            return summed * (x - baseline!.narrow(0, first, 1).narrow(1, 0, positions).squeeze(0));
-        }
-
-        return _method is Saliency ? g.squeeze(0).abs() : g.squeeze(0) * x;
-    }
-
-    private static Tensor Accumulate(Tensor? total, Tensor part)
-    {
-        Tensor result = total is null ? part : total + part;
-        return result.MoveToOuterDisposeScope();
+            Saliency => grad.abs(),
+            IntegratedGradients => grad * (x - embed(Rows(baselineIds, [sequence], positions)).squeeze(0)),
+            _ => grad * x,
+        };
+        return result.to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
     }
 }

@@ -47,6 +47,15 @@ public sealed record ForwardOptions
     /// </summary>
     public bool LastPositionOnly { get; init; }
 
+    /// <summary>
+    /// Apply the language-model head to chosen positions of each row: an int64 tensor [batch, k] of positions
+    /// (<see cref="DecoderOutput.Logits"/> is then [batch, k, vocab]). Batches of rows that end at different
+    /// positions (padded on the right), or forwards of which only some steps are read, use it where
+    /// <see cref="LastPositionOnly"/> cannot. Takes precedence over <see cref="LastPositionOnly"/>; the caller owns
+    /// the tensor.
+    /// </summary>
+    public Tensor? HeadPositions { get; init; }
+
     /// <summary>Optional hook on value vectors (see <see cref="ValueVectorHook"/>).</summary>
     public ValueVectorHook? ValueHook { get; init; }
 

@@ -21,10 +21,18 @@ internal static class TransformerOps
 
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => F.linear(x, weight, bias);
 
-    /// <summary>The hidden states the language-model head reads: all positions, or the last one with
-    /// <see cref="ForwardOptions.LastPositionOnly"/>.</summary>
-    public static Tensor HeadInput(Tensor hidden, ForwardOptions options) =>
-        options.LastPositionOnly ? hidden.narrow(1, hidden.shape[1] - 1, 1) : hidden;
+    /// <summary>The hidden states the language-model head reads: all positions, one per row with
+    /// <see cref="ForwardOptions.HeadPositions"/>, or the last one with <see cref="ForwardOptions.LastPositionOnly"/>.</summary>
+    public static Tensor HeadInput(Tensor hidden, ForwardOptions options)
+    {
+        if (options.HeadPositions is Tensor positions)
+        {
+            using Tensor rows = torch.arange(hidden.shape[0], dtype: ScalarType.Int64, device: hidden.device).unsqueeze(1);
+            return hidden.index([TensorIndex.Tensor(rows), TensorIndex.Tensor(positions)]);
+        }
+
+        return options.LastPositionOnly ? hidden.narrow(1, hidden.shape[1] - 1, 1) : hidden;
+    }
 
     /// <summary>GPT-2's Conv1D: weight stored [in, out].</summary>
     public static Tensor Conv1D(Tensor x, Tensor weight, Tensor bias)

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace InseqBridge.Cli.Commands;
+
+/// <summary>
+/// Peak resident set size of this process. On Linux the peak can be reset (writing 5 to <c>/proc/self/clear_refs</c>),
+/// so each benchmarked model gets its own peak, as each Python Inseq run does in its own process; elsewhere the
+/// process-wide peak is reported.
+/// </summary>
+internal static class PeakRss
+{
+    /// <summary>Starts a new peak where the platform allows it.</summary>
+    public static void Reset()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            // Not Linux, or not allowed: Megabytes() reports the process-wide peak.
+        }
+    }
+
+    /// <summary>The peak since the last <see cref="Reset"/> (or process start), in MiB.</summary>
+    public static double Megabytes()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    string kb = line["VmHWM:".Length..].Trim().Split(' ')[0];
+                    return double.Parse(kb, CultureInfo.InvariantCulture) / 1024.0;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Fall through to the runtime's figure.
+        }
+
+        return Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
+    }
+}
