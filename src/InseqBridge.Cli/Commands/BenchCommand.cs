@@ -7,6 +7,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using InseqBridge.Attribution;
+using InseqBridge.TorchSharp;
 using InseqBridge.TorchSharp.Attribution;
 using InseqBridge.TorchSharp.Checkpoints;
 using TorchSharp;
@@ -51,16 +52,21 @@ public static partial class BenchCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var noGrowth = new Option<bool>("--no-growth") { Description = "Skip the cost-growth runs." };
-        var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats, only, noGrowth };
+        var modelsDir = new Option<string?>("--models-dir")
+        {
+            Description = "Keep the random-weight full-size models in this folder (created when missing, reused when present) instead of a temporary one.",
+            HelpName = "DIR",
+        };
+        var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats, only, noGrowth, modelsDir };
         command.SetAction(parseResult => Run(
             parseResult.GetValue(python), parseResult.GetValue(quick), parseResult.GetValue(json), parseResult.GetValue(repeats),
-            parseResult.GetValue(only) ?? [], parseResult.GetValue(noGrowth), parseResult.InvocationConfiguration.Output));
+            parseResult.GetValue(only) ?? [], parseResult.GetValue(noGrowth), parseResult.GetValue(modelsDir), parseResult.InvocationConfiguration.Output));
         return command;
     }
 
     private sealed record Case(string Model, string Method, double Fast, double Reference, double? Python, double PeakRssMb);
 
-    private static int Run(string? python, bool quick, string? jsonPath, int? repeatOption, string[] only, bool noGrowth, TextWriter output)
+    private static int Run(string? python, bool quick, string? jsonPath, int? repeatOption, string[] only, bool noGrowth, string? modelsDir, TextWriter output)
     {
         bool Selected(string model, string? method) => only.Length == 0 || only.Any(o =>
             o == model || (method is not null && o == model + ":" + method) || (method is null && o.StartsWith(model + ":", StringComparison.Ordinal)));
@@ -86,9 +92,17 @@ public static partial class BenchCommand
                     continue;
                 }
 
-                temp ??= Directory.CreateTempSubdirectory("inseq-bridge-bench-").FullName;
-                output.WriteLine($"creating a random-weight {name} in {temp}");
-                models.Add((name, ScaledCheckpoint(Path.Combine(fixtures, tiny), Path.Combine(temp, name), isBart)));
+                string parent = modelsDir ?? (temp ??= Directory.CreateTempSubdirectory("inseq-bridge-bench-").FullName);
+                string target = Path.Combine(parent, name);
+                if (modelsDir is not null && File.Exists(Path.Combine(target, "model.safetensors")))
+                {
+                    output.WriteLine($"reusing the random-weight {name} in {target}");
+                    models.Add((name, target));
+                    continue;
+                }
+
+                output.WriteLine($"creating a random-weight {name} in {target}");
+                models.Add((name, ScaledCheckpoint(Path.Combine(fixtures, tiny), target, isBart)));
             }
 
             if (models.Count == 0)
@@ -98,9 +112,9 @@ public static partial class BenchCommand
 
             int threads = torch.get_num_threads();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"native: TorchSharp/libtorch-cpu, {threads} intra-op threads, BLAS: the one bundled in libtorch-cpu; {Environment.ProcessorCount} logical CPUs visible"));
+                $"native: TorchSharp/libtorch-cpu, {threads} intra-op threads, BLAS: {NativeBlas()}; {Environment.ProcessorCount} logical CPUs visible; allocator: {(NativeAllocator.RetainFreedMemory() ? "glibc, freed memory retained (Python gets the same MALLOC_* settings)" : "default")}"));
             double matmul = MatmulProbe();
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"matmul probe (1024x1024 fp32, same process): {matmul:F1} GFLOP/s"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"matmul probe (2048x2048 fp32, same process): {matmul:F1} GFLOP/s"));
 
             var cases = new List<Case>();
             double igGflops = 0;
@@ -247,10 +261,10 @@ public static partial class BenchCommand
         }
     }
 
-    /// <summary>Median GFLOP/s of a 1024x1024 fp32 matrix product.</summary>
+    /// <summary>Median GFLOP/s of a 2048x2048 fp32 matrix product.</summary>
     private static double MatmulProbe()
     {
-        const int n = 1024;
+        const int n = 2048;
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         Tensor a = torch.randn(n, n), b = torch.randn(n, n);
@@ -268,25 +282,29 @@ public static partial class BenchCommand
     }
 
     /// <summary>
-    /// Useful FLOPs of integrated gradients on a GPT-2 model: per (step, alpha) row a forward over its prefix of
-    /// <c>w</c> tokens (2 x non-embedding weights per token, plus attention scores and values, 4 x layers x d x w per
-    /// token) and the LM head on the row's last position (2 x d x vocab), and a backward of twice that.
+    /// Useful FLOPs of integrated gradients in fast mode on a GPT-2 model, per interpolation point: one forward
+    /// over the sequence (per token 2 x non-embedding weights, plus 4 x layers x d x context for attention scores
+    /// and values) with the LM head at the T read positions, then for every step a backward over its prefix (input
+    /// gradients only, as the weights are frozen: the forward's matrix FLOPs, twice for attention) and the head.
+    /// Positions a block computes beyond a step's prefix are not counted.
     /// </summary>
     private static double IgFlops(NativeAttributionModel model, string input, string generated)
     {
         JsonElement raw = model.Config.Raw;
         double d = raw.GetProperty("n_embd").GetDouble(), layers = raw.GetProperty("n_layer").GetDouble();
         double inner = raw.TryGetProperty("n_inner", out var i) && i.ValueKind == JsonValueKind.Number ? i.GetDouble() : 4 * d;
-        double vocab = model.Config.VocabSize;
+        double head = 2 * d * model.Config.VocabSize;
         double weights = layers * ((4 * d * d) + (2 * d * inner));
         int prompt = model.Tokenizer.Encode(input).Count, total = model.Tokenizer.Encode(generated).Count;
-        double flops = 0;
-        for (int w = prompt; w < total; w++)
+        double Token(int context, double attentionFactor) => (2 * weights) + (attentionFactor * 4 * layers * d * context);
+        double forward = Enumerable.Range(1, total - 1).Sum(c => Token(c, 1)) + ((total - prompt) * head);
+        double backward = 0;
+        for (int step = prompt; step < total; step++)
         {
-            flops += (w * ((2 * weights) + (4 * layers * d * w))) + (2 * d * vocab);
+            backward += Enumerable.Range(1, step).Sum(c => Token(c, 2)) + head;
         }
 
-        return 3 * IgSteps * flops;
+        return IgSteps * (forward + backward);
     }
 
     private static JsonObject RunPython(
@@ -312,6 +330,11 @@ public static partial class BenchCommand
             }
 
             var info = new ProcessStartInfo(python) { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var (name, value) in PythonEnvironment(threads))
+            {
+                info.Environment[name] = value;
+            }
+
             foreach (string arg in new[]
             {
                 script, "--model", Path.GetFullPath(dir), "--input", input, "--generated", generated, "--methods", string.Join(',', methods),
@@ -340,6 +363,26 @@ public static partial class BenchCommand
             Directory.Delete(work, recursive: true);
         }
     }
+
+    /// <summary>
+    /// The Python side gets what the native side has: the same thread count for every threading layer, and, when
+    /// this process retains freed memory (<see cref="NativeAllocator"/>), glibc's equivalent environment settings.
+    /// </summary>
+    internal static IEnumerable<(string Name, string Value)> PythonEnvironment(int threads)
+    {
+        string n = threads.ToString(CultureInfo.InvariantCulture);
+        yield return ("OMP_NUM_THREADS", n);
+        yield return ("MKL_NUM_THREADS", n);
+        yield return ("OPENBLAS_NUM_THREADS", n);
+        if (NativeAllocator.RetainFreedMemory())
+        {
+            yield return ("MALLOC_MMAP_THRESHOLD_", NativeAllocator.MmapThresholdBytes.ToString(CultureInfo.InvariantCulture));
+            yield return ("MALLOC_TRIM_THRESHOLD_", NativeAllocator.TrimThresholdBytes.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    /// <summary>The BLAS of the native side: libtorch-cpu's Linux x64 builds link Intel oneAPI MKL statically (its version string is in libtorch_cpu.so).</summary>
+    private static string NativeBlas() => RuntimeInformation.ProcessArchitecture is Architecture.X64 ? "Intel oneAPI MKL (linked into libtorch-cpu)" : "the one linked into libtorch-cpu";
 
     private static string Tail(string text) => text.Length <= 2000 ? text : text[^2000..];
 
@@ -375,7 +418,7 @@ public static partial class BenchCommand
         foreach (string file in new[] { "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "generation_config.json" })
         {
             string source = Path.Combine(tiny, file);
-            if (File.Exists(source))
+            if (File.Exists(source) && !File.Exists(Path.Combine(target, file)))
             {
                 File.Copy(source, Path.Combine(target, file));
             }
@@ -445,7 +488,7 @@ public static partial class BenchCommand
     /// <summary>Streams F32 tensors to a safetensors file: ones for norm weights, zeros for biases, N(0, 0.02) otherwise.</summary>
     private static void WriteSafetensors(string path, List<(string Name, long[] Shape)> tensors)
     {
-        var header = new JsonObject();
+        var header = new JsonObject { ["__metadata__"] = new JsonObject { ["format"] = "pt" } };
         long offset = 0;
         foreach (var (name, shape) in tensors)
         {

@@ -551,7 +551,7 @@ internal sealed partial class AttributionRun
         int[] rows = Enumerable.Range(0, _targets.Count).ToArray();
         Tensor prefixIds = Rows(_targets.Ids, rows, step);
         Tensor prefixMask = Rows(_targets.Mask, rows, step);
-        var options = new ForwardOptions { OutputAttentions = true };
+        var options = new ForwardOptions { OutputAttentions = true, LastPositionOnly = true };
         DecoderOutput output;
         if (EncoderDecoder)
         {

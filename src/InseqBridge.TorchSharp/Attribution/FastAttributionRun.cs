@@ -65,9 +65,13 @@ internal sealed class FastAttributionRun
 
         bool methodOk = method is Saliency or InputXGradient or DummyAttribution or IntegratedGradients { ReturnConvergenceDelta: false };
         StepFunction attributed = request.AttributedFunction ?? StepFunction.Default;
-        bool attributedOk = method is DummyAttribution || attributed is not (CustomStepFunction or ContrastiveStepFunction);
-        return methodOk && attributedOk && !request.StepScores.Any(s => s is ContrastiveStepFunction);
+        bool attributedOk = method is DummyAttribution || (!NeedsReference(attributed) && attributed is not CustomStepFunction);
+        return methodOk && attributedOk && !request.StepScores.Any(NeedsReference);
     }
+
+    /// <summary>Step functions the shared teacher-forced forward cannot evaluate: contrastive ones (a second forward on
+    /// other inputs) and Monte-Carlo dropout (noisy forwards per step).</summary>
+    private static bool NeedsReference(StepFunction function) => function is ContrastiveStepFunction or McDropoutProbabilityAverage;
 
     /// <summary>Fills <paramref name="records"/> for steps <paramref name="start"/> .. <paramref name="iterEnd"/> - 1; returns the trailing attribution shape.</summary>
     public int[]? Run(int start, int iterEnd, List<AttributionRun.StepRecord> records, IProgress<int>? stepDone, CancellationToken cancellationToken)
@@ -83,13 +87,24 @@ internal sealed class FastAttributionRun
             StepScores(start, iterEnd, records);
         }
 
+        int reported = 0;
+        void Done(double fraction)
+        {
+            int now = (int)Math.Floor(records.Count * fraction);
+            if (now > reported)
+            {
+                stepDone?.Report(now - reported);
+                reported = now;
+            }
+        }
+
         int[]? innerShape = null;
         if (_method is not DummyAttribution)
         {
-            innerShape = Gradients(start, iterEnd, records, cancellationToken);
+            innerShape = Gradients(start, iterEnd, records, Done, cancellationToken);
         }
 
-        stepDone?.Report(records.Count);
+        Done(1);
         return innerShape;
     }
 
@@ -153,7 +168,8 @@ internal sealed class FastAttributionRun
     /// <summary>One row of a chunk: a sequence and (for integrated gradients) one interpolation point.</summary>
     private readonly record struct Unit(int Sequence, int Alpha);
 
-    private int[] Gradients(int start, int iterEnd, List<AttributionRun.StepRecord> records, CancellationToken cancellationToken)
+    /// <summary>Gradient attributions of every step; <paramref name="done"/> receives the fraction of chunks finished.</summary>
+    private int[] Gradients(int start, int iterEnd, List<AttributionRun.StepRecord> records, Action<double> done, CancellationToken cancellationToken)
     {
         bool attributeTarget = !EncoderDecoder || _request.AttributeTarget;
         foreach (AttributionRun.StepRecord record in records.Where(r => r.Rows.Length > 0))
@@ -182,7 +198,8 @@ internal sealed class FastAttributionRun
             for (int first = 0; first < units.Count; first += rowsPerChunk)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                Chunk(units.GetRange(first, Math.Min(rowsPerChunk, units.Count - first)), start, iterEnd, alphas, stepSizes, attributeTarget, records, sums);
+                Chunk(units.GetRange(first, Math.Min(rowsPerChunk, units.Count - first)), start, iterEnd, alphas, stepSizes, attributeTarget, records, sums, cancellationToken);
+                done(Math.Min(1.0, (first + rowsPerChunk) / (double)units.Count));
             }
 
             Store(records, sums);
@@ -247,7 +264,7 @@ internal sealed class FastAttributionRun
     /// </summary>
     private void Chunk(
         List<Unit> units, int start, int iterEnd, double[] alphas, double[] stepSizes, bool attributeTarget,
-        List<AttributionRun.StepRecord> records, Dictionary<(int Step, int Sequence), (Tensor? Source, Tensor? Target)> sums)
+        List<AttributionRun.StepRecord> records, Dictionary<(int Step, int Sequence), (Tensor? Source, Tensor? Target)> sums, CancellationToken cancellationToken)
     {
         using var scope = torch.NewDisposeScope();
         int count = units.Count, width = iterEnd - 1;
@@ -311,6 +328,7 @@ internal sealed class FastAttributionRun
                 continue;
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
             using var stepScope = torch.NewDisposeScope();
             Tensor score = scores[step].index_select(0, torch.tensor(active, device: _model.Device)).sum();
             IList<Tensor> grads = torch.autograd.grad([score], leaves, retain_graph: true);

@@ -81,6 +81,7 @@ public sealed class NativeAttributionModel : IAttributionModel
     /// <param name="modelName">Name recorded as <c>model_name</c> (default: the folder path as given).</param>
     public static NativeAttributionModel Load(string directory, AttributionMethod? method = null, string? modelName = null)
     {
+        NativeAllocator.RetainFreedMemory();
         ModelConfig config = ModelConfig.Load(directory);
         IHfTokenizer tokenizer = HfTokenizer.Load(directory);
         GenerationConfig generation = GenerationConfig.Load(directory, config);

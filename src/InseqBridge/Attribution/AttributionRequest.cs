@@ -49,10 +49,11 @@ public sealed record AttributionRequest(IReadOnlyList<string> InputTexts)
     public bool SkipSpecialTokens { get; init; }
 
     /// <summary>
-    /// Execution strategy of the native backend (results are identical within fp32 rounding). The default stays
-    /// <see cref="ExecutionMode.Reference"/> until the batched mode measures faster (see README, "Execution modes").
+    /// Execution strategy of the native backend (results are identical within fp32 rounding): the default
+    /// <see cref="ExecutionMode.Fast"/>, or <see cref="ExecutionMode.Reference"/> for Inseq's per-step procedure
+    /// (see README, "Speed"). The Python backend always runs Inseq's own procedure.
     /// </summary>
-    public ExecutionMode Mode { get; init; } = ExecutionMode.Reference;
+    public ExecutionMode Mode { get; init; } = ExecutionMode.Fast;
 }
 
 /// <summary>Generation arguments (Inseq's <c>generation_args</c>).</summary>
@@ -88,11 +89,16 @@ public sealed record GenerationArguments
 /// <summary>How the native backend schedules the work.</summary>
 public enum ExecutionMode
 {
-    /// <summary>Inseq's procedure: one forward/backward per generated token.</summary>
-    Reference,
-
-    /// <summary>Batched: same results, fewer passes.</summary>
+    /// <summary>
+    /// The default: every step's scores from one teacher-forced forward; for gradient methods (saliency, input x
+    /// gradient, integrated gradients) one forward per chunk of rows (sequences x integrated-gradient points) with
+    /// the graph kept, then one backward per step over its prefix. Other methods, and requests it cannot reproduce
+    /// exactly (contrastive or custom attributed functions, convergence deltas), run as <see cref="Reference"/>.
+    /// </summary>
     Fast,
+
+    /// <summary>Inseq's procedure: one forward and backward per generated token.</summary>
+    Reference,
 }
 
 /// <summary>Progress of an attribution call.</summary>

@@ -30,8 +30,8 @@ public class ExecutionModeParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Reference_mode_is_the_default_until_fast_mode_measures_faster()
+    public void Fast_mode_is_the_default()
     {
-        Assert.Equal(ExecutionMode.Reference, new AttributionRequest(["x"]).Mode);
+        Assert.Equal(ExecutionMode.Fast, new AttributionRequest(["x"]).Mode);
     }
 }
