@@ -47,6 +47,8 @@ internal sealed class FastAttributionRun
     internal static long MemoryBudgetBytes { get; } =
         long.TryParse(Environment.GetEnvironmentVariable("INSEQ_BRIDGE_FAST_BUDGET_MB"), out long mb) && mb > 0 ? mb << 20 : 1L << 30;
 
+    private static readonly Func<Tensor, Tensor> Identity = h => h.alias();
+
     private bool EncoderDecoder => _model.IsEncoderDecoder;
 
     /// <summary>
@@ -127,7 +129,7 @@ internal sealed class FastAttributionRun
         int width = iterEnd - 1;
         int[] all = Enumerable.Range(0, _targets.Count).ToArray();
         Tensor read = torch.arange(start - 1, iterEnd - 1, dtype: ScalarType.Int64, device: _model.Device).unsqueeze(0).expand(all.Length, -1);
-        Tensor logits = Logits(
+        Tensor hidden = ReadHidden(
             EncoderDecoder ? _model.EmbedEncoderTokens(Rows(_sources!.Ids, all, _sources.Width)) : null,
             EncoderDecoder ? Rows(_sources!.Mask, all, _sources.Width) : null,
             _model.EmbedDecoderTokens(Rows(_targets.Ids, all, width)),
@@ -142,7 +144,7 @@ internal sealed class FastAttributionRun
 
             using var stepScope = torch.NewDisposeScope();
             Tensor rows = torch.tensor(record.Rows.Select(r => (long)r).ToArray(), device: _model.Device);
-            Tensor stepLogits = logits.index_select(0, rows).select(1, record.Position - start);
+            Tensor stepLogits = _model.LanguageModelHead(hidden.index_select(0, rows).select(1, record.Position - start));
             Tensor targetIds = torch.tensor(record.Rows.Select(b => _targets.Ids[b][record.Position]).ToArray(), device: _model.Device);
             var context = new StepFunctionContext(stepLogits, targetIds);
             foreach (StepFunction fn in _request.StepScores)
@@ -152,10 +154,13 @@ internal sealed class FastAttributionRun
         }
     }
 
-    /// <summary>Logits [rows, k, vocab] of a teacher-forced forward at the positions <paramref name="read"/> [rows, k].</summary>
-    private Tensor Logits(Tensor? sourceEmbeds, Tensor? sourceMask, Tensor targetEmbeds, Tensor targetMask, Tensor read)
+    /// <summary>
+    /// Final decoder hidden states [rows, k, hidden] of a teacher-forced forward at the positions <paramref name="read"/>
+    /// [rows, k]: the head is applied per step, so no [rows, k, vocab] tensor is ever held.
+    /// </summary>
+    private Tensor ReadHidden(Tensor? sourceEmbeds, Tensor? sourceMask, Tensor targetEmbeds, Tensor targetMask, Tensor read)
     {
-        var options = new ForwardOptions { HeadPositions = read };
+        var options = new ForwardOptions { HeadPositions = read, Head = Identity };
         if (EncoderDecoder)
         {
             EncoderOutput encoded = _model.Encode(sourceEmbeds!, sourceMask, ForwardOptions.None);
@@ -184,8 +189,7 @@ internal sealed class FastAttributionRun
 
         // Rows per chunk: the retained graph of one chunk spans every position once.
         int width = iterEnd - 1;
-        (long perToken, long perRow) = Footprint();
-        long rowBytes = ((width + (_sources?.Width ?? 0)) * perToken) + ((iterEnd - start) * perRow);
+        long rowBytes = (width + (_sources?.Width ?? 0)) * BytesPerToken();
         int rowsPerChunk = (int)Math.Clamp(MemoryBudgetBytes / Math.Max(1, rowBytes), 1, units.Count);
         if ((_method as IntegratedGradients)?.InternalBatchSize is int cap)
         {
@@ -237,15 +241,14 @@ internal sealed class FastAttributionRun
     }
 
     /// <summary>
-    /// A rough activation footprint of one forward + backward, for chunking: bytes per token (about 40 saved
-    /// activations of width <c>hidden</c> per layer) and per read position of a row (its logits, their softmax and
-    /// gradient).
+    /// A rough footprint of the retained graph per token, for chunking: about 40 saved activations of width
+    /// <c>hidden</c> per layer (the head is not in the graph).
     /// </summary>
-    private (long PerToken, long PerRead) Footprint()
+    private long BytesPerToken()
     {
         long hidden = _model.EmbeddingMatrix.shape[1];
         long layers = Math.Max(1, _model.DecoderLayers + _model.EncoderLayers);
-        return (hidden * 4 * 40 * layers, _owner.Config.VocabSize * 4L * 3);
+        return hidden * 4 * 40 * layers;
     }
 
     /// <summary>
@@ -254,7 +257,7 @@ internal sealed class FastAttributionRun
     /// positions keep the matrix products of few-row chunks efficient. Override with <c>INSEQ_BRIDGE_FAST_BLOCK</c>.
     /// </summary>
     private static int BlockSize(int rows) =>
-        int.TryParse(Environment.GetEnvironmentVariable("INSEQ_BRIDGE_FAST_BLOCK"), out int k) && k > 0 ? k : Math.Clamp(64 / rows, 1, 8);
+        int.TryParse(Environment.GetEnvironmentVariable("INSEQ_BRIDGE_FAST_BLOCK"), out int k) && k > 0 ? k : Math.Clamp(96 / rows, 2, 8);
 
     /// <summary>
     /// One chunk of rows: the (interpolated) inputs as leaves, one forward in blocks through a key/value cache that
@@ -291,47 +294,52 @@ internal sealed class FastAttributionRun
             encoded = _model.Encode(sourceLeaf, sourceMask, ForwardOptions.None);
         }
 
-        // Forward in blocks: [0, start) reads step `start`; every later block reads each of its positions.
+        // Forward in blocks: [0, start) reads step `start`; every later block reads each of its positions. The head
+        // stays out of the graph: the forward returns the final hidden states it would read.
         Tensor decoderInput = targetLeaf ?? targetInput;
-        var scores = new Dictionary<int, Tensor>();
+        var readHidden = new Dictionary<int, Tensor>();
         using var cache = new KvCache();
         int block = BlockSize(count);
+        var headOnly = new ForwardOptions { Head = Identity };
         for (int from = 0; from < width;)
         {
             int to = from == 0 ? start : Math.Min(width, from + block);
             int firstRead = Math.Max(from, start - 1);
             long[] read = Enumerable.Range(firstRead - from, to - firstRead).Select(p => (long)p).ToArray();
             Tensor readTensor = torch.tensor(read, device: _model.Device).unsqueeze(0).expand(count, -1);
-            Tensor logits = _model.Decode(
+            Tensor hidden = _model.Decode(
                 decoderInput.narrow(1, from, to - from), targetMask.narrow(1, 0, to), null, encoded, sourceMask, cache,
-                new ForwardOptions { HeadPositions = readTensor }).Logits;
+                headOnly with { HeadPositions = readTensor }).Logits;
             for (int j = 0; j < read.Length; j++)
             {
-                int step = firstRead + j + 1;
-                var context = new StepFunctionContext(logits.select(1, j), targetIds.select(1, step)) { IsAttributedFunction = true };
-                scores[step] = StepFunctionEvaluator.Evaluate(_attributedFn, context);
+                readHidden[firstRead + j + 1] = hidden.select(1, j);
             }
 
             from = to;
         }
 
+        int[] steps = records.Select(r => r.Position).ToArray();
+        Tensor cotangents = HeadCotangents(torch.stack(steps.Select(t => readHidden[t]).ToArray(), 1), targetIds, steps);
+
         Tensor sizes = torch.tensor(units.Select(u => (float)stepSizes[u.Alpha]).ToArray(), [count, 1, 1], device: _model.Device);
         Tensor[] leaves = [.. sourceLeaf is null ? Array.Empty<Tensor>() : [sourceLeaf], .. targetLeaf is null ? Array.Empty<Tensor>() : [targetLeaf]];
         int[] chunkSequences = rows.Distinct().ToArray();
         Tensor slot = torch.tensor(rows.Select(b => (long)Array.IndexOf(chunkSequences, b)).ToArray(), device: _model.Device);
-        foreach (AttributionRun.StepRecord record in records)
+        for (int i = 0; i < records.Count; i++)
         {
+            AttributionRun.StepRecord record = records[i];
             int step = record.Position;
-            long[] active = Enumerable.Range(0, count).Where(r => record.Rows.Contains(rows[r])).Select(r => (long)r).ToArray();
-            if (active.Length == 0)
+            bool[] active = rows.Select(b => record.Rows.Contains(b)).ToArray();
+            if (!active.Any(a => a))
             {
                 continue;
             }
 
             cancellationToken.ThrowIfCancellationRequested();
             using var stepScope = torch.NewDisposeScope();
-            Tensor score = scores[step].index_select(0, torch.tensor(active, device: _model.Device)).sum();
-            IList<Tensor> grads = torch.autograd.grad([score], leaves, retain_graph: true);
+            Tensor keep = torch.tensor(active, device: _model.Device).unsqueeze(1);
+            Tensor cotangent = torch.where(keep, cotangents.select(1, i), torch.zeros(1, device: _model.Device));
+            IList<Tensor> grads = torch.autograd.grad([readHidden[step]], leaves, [cotangent], retain_graph: true);
             Tensor? sourceSum = sourceLeaf is null ? null : PerSequence(grads[0], sizes, slot, chunkSequences.Length, ig);
             Tensor? targetSum = targetLeaf is null ? null : PerSequence(grads[^1].narrow(1, 0, step), sizes, slot, chunkSequences.Length, ig);
             foreach (int b in record.Rows.Where(chunkSequences.Contains))
@@ -341,6 +349,33 @@ internal sealed class FastAttributionRun
                 sums[(step, b)] = (Add(sum.Source, sourceSum?[k]), Add(sum.Target, targetSum?[k]));
             }
         }
+    }
+
+    /// <summary>
+    /// Gradients of the attributed function with respect to the hidden states the head reads: [rows, steps, hidden]
+    /// from <paramref name="hidden"/> [rows, steps, hidden] (detached here) and the target ids [rows, positions]. The
+    /// head and the step function run on small blocks of (row, step) pairs, so their [pairs, vocab] tensors stay in
+    /// cache instead of streaming through memory several times.
+    /// </summary>
+    private Tensor HeadCotangents(Tensor hidden, Tensor targetIds, int[] steps)
+    {
+        long rows = hidden.shape[0], hiddenSize = hidden.shape[2];
+        Tensor flat = hidden.detach().reshape(rows * steps.Length, hiddenSize);
+        Tensor ids = targetIds.index_select(1, torch.tensor(steps.Select(t => (long)t).ToArray(), device: targetIds.device)).reshape(-1);
+        int pairs = (int)flat.shape[0];
+        int blockRows = Math.Clamp((1 << 22) / (4 * Math.Max(1, _owner.Config.VocabSize)), 1, 256);
+        var parts = new List<Tensor>();
+        for (int first = 0; first < pairs; first += blockRows)
+        {
+            using var scope = torch.NewDisposeScope();
+            int n = Math.Min(blockRows, pairs - first);
+            Tensor h = flat.narrow(0, first, n).detach().requires_grad_(true);
+            var context = new StepFunctionContext(_model.LanguageModelHead(h), ids.narrow(0, first, n)) { IsAttributedFunction = true };
+            Tensor score = StepFunctionEvaluator.Evaluate(_attributedFn, context);
+            parts.Add(torch.autograd.grad([score.sum()], [h])[0].MoveToOuterDisposeScope());
+        }
+
+        return torch.cat(parts, 0).reshape(rows, steps.Length, hiddenSize);
     }
 
     /// <summary>Gradients [rows, positions, hidden] summed per sequence of the chunk (weighted by the step sizes for integrated gradients).</summary>

@@ -123,18 +123,20 @@ public sealed class BartModel : TransformerLanguageModel
             cache.Length = past + (int)length;
         }
 
-        Tensor logits = nn.functional.linear(TransformerOps.HeadInput(h, options), EmbeddingMatrix);
-        Tensor? bias = OptionalW("final_logits_bias");
-        if (bias is not null)
-        {
-            logits = logits + bias;
-        }
+        Tensor logits = ApplyHead(h, options);
 
         return new DecoderOutput(
             logits.MoveToOuterDisposeScope(),
             attentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
             crossAttentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
             hiddenStates?.Select(a => a.MoveToOuterDisposeScope()).ToList());
+    }
+
+    /// <inheritdoc />
+    public override Tensor LanguageModelHead(Tensor hidden)
+    {
+        Tensor logits = nn.functional.linear(hidden, EmbeddingMatrix);
+        return OptionalW("final_logits_bias") is Tensor bias ? logits + bias : logits;
     }
 
     private Tensor Embed(Tensor inputsEmbeds, string prefix, int past)

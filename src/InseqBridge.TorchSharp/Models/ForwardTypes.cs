@@ -56,6 +56,13 @@ public sealed record ForwardOptions
     /// </summary>
     public Tensor? HeadPositions { get; init; }
 
+    /// <summary>
+    /// Replaces the language-model head: given the final hidden states it would read ([batch, positions (or read
+    /// positions), hidden]), returns what <see cref="DecoderOutput.Logits"/> holds. The fast attribution mode passes
+    /// the identity and applies <see cref="TransformerLanguageModel.LanguageModelHead"/> itself, in cache-sized blocks.
+    /// </summary>
+    public Func<Tensor, Tensor>? Head { get; init; }
+
     /// <summary>Optional hook on value vectors (see <see cref="ValueVectorHook"/>).</summary>
     public ValueVectorHook? ValueHook { get; init; }
 

@@ -29,6 +29,9 @@ public sealed class Gpt2Model : TransformerLanguageModel
     /// <inheritdoc />
     public override Tensor EmbeddingMatrix => W(_prefix + "wte.weight");
 
+    /// <inheritdoc />
+    public override Tensor LanguageModelHead(Tensor hidden) => nn.functional.linear(hidden, LmHead);
+
     private Tensor LmHead => _config.TieWordEmbeddings ? EmbeddingMatrix : OptionalW("lm_head.weight") ?? EmbeddingMatrix;
 
     /// <inheritdoc />
@@ -108,7 +111,7 @@ public sealed class Gpt2Model : TransformerLanguageModel
             cache.Length = past + (int)length;
         }
 
-        Tensor logits = nn.functional.linear(TransformerOps.HeadInput(h, options), LmHead);
+        Tensor logits = ApplyHead(h, options);
         return new DecoderOutput(
             logits.MoveToOuterDisposeScope(),
             attentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),

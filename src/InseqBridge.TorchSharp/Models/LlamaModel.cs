@@ -32,6 +32,9 @@ public sealed class LlamaModel : TransformerLanguageModel
     /// <inheritdoc />
     public override Tensor EmbeddingMatrix => W("model.embed_tokens.weight");
 
+    /// <inheritdoc />
+    public override Tensor LanguageModelHead(Tensor hidden) => nn.functional.linear(hidden, LmHead);
+
     private Tensor LmHead => _config.TieWordEmbeddings ? EmbeddingMatrix : W("lm_head.weight");
 
     /// <inheritdoc />
@@ -103,7 +106,7 @@ public sealed class LlamaModel : TransformerLanguageModel
             cache.Length = past + (int)length;
         }
 
-        Tensor logits = nn.functional.linear(TransformerOps.HeadInput(h, options), LmHead);
+        Tensor logits = ApplyHead(h, options);
         return new DecoderOutput(
             logits.MoveToOuterDisposeScope(),
             attentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),

@@ -105,15 +105,20 @@ public sealed class T5Model : TransformerLanguageModel
             cache.Length = past + (int)length;
         }
 
-        Tensor head = OptionalW("lm_head.weight") is Tensor untied && !_config.TieWordEmbeddings ? untied : EmbeddingMatrix;
-        Tensor last = TransformerOps.HeadInput(h, options);
-        Tensor output = _config.TieWordEmbeddings ? last * Math.Pow(_config.HiddenSize, -0.5) : last;
-        Tensor logits = nn.functional.linear(output, head);
+        Tensor logits = ApplyHead(h, options);
         return new DecoderOutput(
             logits.MoveToOuterDisposeScope(),
             attentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
             crossAttentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
             hiddenStates?.Select(a => a.MoveToOuterDisposeScope()).ToList());
+    }
+
+    /// <inheritdoc />
+    public override Tensor LanguageModelHead(Tensor hidden)
+    {
+        Tensor head = OptionalW("lm_head.weight") is Tensor untied && !_config.TieWordEmbeddings ? untied : EmbeddingMatrix;
+        Tensor output = _config.TieWordEmbeddings ? hidden * Math.Pow(_config.HiddenSize, -0.5) : hidden;
+        return nn.functional.linear(output, head);
     }
 
     private (Tensor Output, Tensor Probabilities) Attention(

@@ -98,6 +98,19 @@ public abstract class TransformerLanguageModel : IDisposable
     /// <summary>A weight by checkpoint key, or null when absent.</summary>
     protected Tensor? OptionalW(string key) => _weights.GetValueOrDefault(key);
 
+    /// <summary>
+    /// The language-model head: logits [.., vocab] of final (normalized) decoder hidden states [.., hidden]. Decode
+    /// applies it unless <see cref="ForwardOptions.Head"/> replaces it.
+    /// </summary>
+    public abstract Tensor LanguageModelHead(Tensor hidden);
+
+    /// <summary>What <see cref="DecoderOutput.Logits"/> holds: the head (or its replacement) on the positions it reads.</summary>
+    protected Tensor ApplyHead(Tensor hidden, ForwardOptions options)
+    {
+        Tensor read = TransformerOps.HeadInput(hidden, options);
+        return options.Head is { } head ? head(read) : LanguageModelHead(read);
+    }
+
     /// <summary>Checks that the sequence fits the model's positions.</summary>
     protected void CheckPositions(long positions, string side)
     {
