@@ -15,7 +15,7 @@ namespace InseqBridge.TorchSharp.Attribution;
 /// <item>gradients of all steps (and, for integrated gradients, all interpolation points) come from batches of
 /// replicated rows, one row per (step, sequence[, alpha]), each read at its own last position: the rows are
 /// independent, so one backward pass of the summed scores yields every row's gradient. Rows are packed in chunks
-/// under <see cref="MemoryBudgetBytes"/> (and at most <c>internal_batch_size</c> rows when that is set).</item>
+/// under a memory budget (<see cref="FastModeTuning"/>) (and at most <c>internal_batch_size</c> rows when that is set).</item>
 /// </list>
 /// Requests this path cannot reproduce exactly run in reference mode (see <see cref="Supports"/>).
 /// </summary>
@@ -28,6 +28,7 @@ internal sealed class FastAttributionRun
     private readonly StepFunction _attributedFn;
     private readonly EncodedTexts? _sources;
     private readonly EncodedTexts _targets;
+    private readonly FastModeTuning _tuning;
 
     public FastAttributionRun(NativeAttributionModel owner, AttributionMethod method, AttributionRequest request, EncodedTexts? sources, EncodedTexts targets)
     {
@@ -38,14 +39,11 @@ internal sealed class FastAttributionRun
         _attributedFn = request.AttributedFunction ?? StepFunction.Default;
         _sources = sources;
         _targets = targets;
+        _tuning = owner.FastTuning;
     }
 
-    /// <summary>
-    /// Activation memory one chunk of replicated rows may use (an estimate from the model's width and vocabulary).
-    /// Override with the environment variable <c>INSEQ_BRIDGE_FAST_BUDGET_MB</c>.
-    /// </summary>
-    internal static long MemoryBudgetBytes { get; } =
-        long.TryParse(Environment.GetEnvironmentVariable("INSEQ_BRIDGE_FAST_BUDGET_MB"), out long mb) && mb > 0 ? mb << 20 : 1L << 30;
+    /// <summary>Memory the retained graph of one chunk of rows may use.</summary>
+    private long MemoryBudgetBytes => _tuning.BudgetBytes ?? (1L << 30);
 
     private static readonly Func<Tensor, Tensor> Identity = h => h.alias();
 
@@ -170,8 +168,12 @@ internal sealed class FastAttributionRun
         return _model.Decode(targetEmbeds, targetMask, null, null, null, null, options).Logits;
     }
 
-    /// <summary>One row of a chunk: a sequence and (for integrated gradients) one interpolation point.</summary>
-    private readonly record struct Unit(int Sequence, int Alpha);
+    /// <summary>
+    /// One row of a chunk: a sequence, (for integrated gradients) one interpolation point, and a group of steps:
+    /// with <c>G</c> groups, group <c>g</c> takes the steps <c>g, g + G, g + 2G, ...</c> (by index), so backward pass
+    /// <c>i</c> differentiates steps <c>iG .. iG + G - 1</c>, one per replica row, at once.
+    /// </summary>
+    private readonly record struct Unit(int Sequence, int Alpha, int Group);
 
     /// <summary>Gradient attributions of every step; <paramref name="done"/> receives the fraction of chunks finished.</summary>
     private int[] Gradients(int start, int iterEnd, List<AttributionRun.StepRecord> records, Action<double> done, CancellationToken cancellationToken)
@@ -185,16 +187,23 @@ internal sealed class FastAttributionRun
 
         (double[] alphas, double[] stepSizes) = _method is IntegratedGradients ig ? QuadratureRule.Get(ig.Method, ig.Steps) : (new[] { 1.0 }, new[] { 1.0 });
         int[] sequences = records.SelectMany(r => r.Rows).Distinct().Order().ToArray();
-        var units = sequences.SelectMany(b => Enumerable.Range(0, alphas.Length).Select(a => new Unit(b, a))).ToList();
 
-        // Rows per chunk: the retained graph of one chunk spans every position once.
+        // Rows per chunk: the retained graph of one chunk spans every position once. Rows the budget leaves over
+        // replicate the sequences so that one backward pass serves several steps (fewer, larger passes).
         int width = iterEnd - 1;
         long rowBytes = (width + (_sources?.Width ?? 0)) * BytesPerToken();
-        int rowsPerChunk = (int)Math.Clamp(MemoryBudgetBytes / Math.Max(1, rowBytes), 1, units.Count);
+        long budgetRows = Math.Max(1, MemoryBudgetBytes / Math.Max(1, rowBytes));
         if ((_method as IntegratedGradients)?.InternalBatchSize is int cap)
         {
-            rowsPerChunk = Math.Min(rowsPerChunk, Math.Max(1, cap));
+            budgetRows = Math.Min(budgetRows, Math.Max(1, cap));
         }
+
+        int baseRows = sequences.Length * alphas.Length;
+        int groups = Groups(records.Count, baseRows, budgetRows);
+        var units = sequences
+            .SelectMany(b => Enumerable.Range(0, alphas.Length).SelectMany(a => Enumerable.Range(0, groups).Select(g => new Unit(b, a, g))))
+            .ToList();
+        int rowsPerChunk = (int)Math.Clamp(budgetRows, 1, units.Count);
 
         var sums = new Dictionary<(int Step, int Sequence), (Tensor? Source, Tensor? Target)>();
         try
@@ -202,7 +211,7 @@ internal sealed class FastAttributionRun
             for (int first = 0; first < units.Count; first += rowsPerChunk)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                Chunk(units.GetRange(first, Math.Min(rowsPerChunk, units.Count - first)), start, iterEnd, alphas, stepSizes, attributeTarget, records, sums, cancellationToken);
+                Chunk(units.GetRange(first, Math.Min(rowsPerChunk, units.Count - first)), groups, start, iterEnd, alphas, stepSizes, attributeTarget, records, sums, cancellationToken);
                 done(Math.Min(1.0, (first + rowsPerChunk) / (double)units.Count));
             }
 
@@ -252,21 +261,47 @@ internal sealed class FastAttributionRun
     }
 
     /// <summary>
-    /// Decoder positions per block of the block-wise forward after the first block: the backward of step <c>t</c>
-    /// runs through the blocks up to position <c>t - 1</c> only, so small blocks waste least; blocks of a few
-    /// positions keep the matrix products of few-row chunks efficient. Override with <c>INSEQ_BRIDGE_FAST_BLOCK</c>.
+    /// Step groups (replicas per row): as many as the memory budget allows, up to one per step, when the model is
+    /// small enough that a backward pass costs more in per-operation overhead than in arithmetic; otherwise one
+    /// (every step its own pass over a shared forward, the least arithmetic). Override with
+    /// <see cref="FastModeTuning.Groups"/>.
     /// </summary>
-    private static int BlockSize(int rows) =>
-        int.TryParse(Environment.GetEnvironmentVariable("INSEQ_BRIDGE_FAST_BLOCK"), out int k) && k > 0 ? k : Math.Clamp(96 / rows, 2, 8);
+    private int Groups(int steps, int baseRows, long budgetRows)
+    {
+        if (_tuning.Groups is int forced)
+        {
+            return Math.Clamp(forced, 1, steps);
+        }
+
+        long hidden = _model.EmbeddingMatrix.shape[1];
+        long layers = Math.Max(1, _model.DecoderLayers + _model.EncoderLayers);
+        long tokens = (_targets.Width + (_sources?.Width ?? 0)) * (long)baseRows;
+
+        // About 24 d^2 FLOPs per token and layer; below ~2 GFLOP a pass is dominated by its ~milliseconds of overhead.
+        bool overheadBound = 24 * hidden * hidden * layers * tokens < 2_000_000_000L;
+        return overheadBound ? (int)Math.Clamp(budgetRows / Math.Max(1, baseRows), 1, steps) : 1;
+    }
+
+    /// <summary>
+    /// Decoder positions per block of the block-wise forward after the first block: the backward pass of a step
+    /// runs through the blocks up to its position only, so small blocks waste least; blocks of a few positions keep
+    /// the matrix products of few-row chunks efficient. With step groups, a block spans the steps of one pass.
+    /// Override with <see cref="FastModeTuning.Block"/>.
+    /// </summary>
+    private int BlockSize(int rows, int groups) =>
+        _tuning.Block is int k ? Math.Max(1, k)
+        : groups > 1 ? groups
+        : Math.Clamp(96 / rows, 2, 8);
 
     /// <summary>
     /// One chunk of rows: the (interpolated) inputs as leaves, one forward in blocks through a key/value cache that
-    /// keeps the graph (the prefix, then a few positions at a time), every step's attributed score read at its own
-    /// position, then one backward per step over the retained graph. The per-row gradients are summed per (step,
-    /// sequence) into <paramref name="sums"/>, weighted by the quadrature step sizes for integrated gradients.
+    /// keeps the graph (the prefix, then a few positions at a time), the final hidden state of every read position,
+    /// then backward passes over the retained graph, each differentiating one step per row (the step of its group).
+    /// The per-row gradients are summed per (step, sequence) into <paramref name="sums"/>, weighted by the
+    /// quadrature step sizes for integrated gradients.
     /// </summary>
     private void Chunk(
-        List<Unit> units, int start, int iterEnd, double[] alphas, double[] stepSizes, bool attributeTarget,
+        List<Unit> units, int groups, int start, int iterEnd, double[] alphas, double[] stepSizes, bool attributeTarget,
         List<AttributionRun.StepRecord> records, Dictionary<(int Step, int Sequence), (Tensor? Source, Tensor? Target)> sums, CancellationToken cancellationToken)
     {
         using var scope = torch.NewDisposeScope();
@@ -299,7 +334,7 @@ internal sealed class FastAttributionRun
         Tensor decoderInput = targetLeaf ?? targetInput;
         var readHidden = new Dictionary<int, Tensor>();
         using var cache = new KvCache();
-        int block = BlockSize(count);
+        int block = BlockSize(count, groups);
         var headOnly = new ForwardOptions { Head = Identity };
         for (int from = 0; from < width;)
         {
@@ -318,64 +353,90 @@ internal sealed class FastAttributionRun
             from = to;
         }
 
-        int[] steps = records.Select(r => r.Position).ToArray();
-        Tensor cotangents = HeadCotangents(torch.stack(steps.Select(t => readHidden[t]).ToArray(), 1), targetIds, steps);
-
         Tensor sizes = torch.tensor(units.Select(u => (float)stepSizes[u.Alpha]).ToArray(), [count, 1, 1], device: _model.Device);
         Tensor[] leaves = [.. sourceLeaf is null ? Array.Empty<Tensor>() : [sourceLeaf], .. targetLeaf is null ? Array.Empty<Tensor>() : [targetLeaf]];
-        int[] chunkSequences = rows.Distinct().ToArray();
-        Tensor slot = torch.tensor(rows.Select(b => (long)Array.IndexOf(chunkSequences, b)).ToArray(), device: _model.Device);
-        for (int i = 0; i < records.Count; i++)
+        int passes = (records.Count + groups - 1) / groups;
+        for (int pass = 0; pass < passes; pass++)
         {
-            AttributionRun.StepRecord record = records[i];
-            int step = record.Position;
-            bool[] active = rows.Select(b => record.Rows.Contains(b)).ToArray();
-            if (!active.Any(a => a))
+            cancellationToken.ThrowIfCancellationRequested();
+            using var passScope = torch.NewDisposeScope();
+
+            // Each row differentiates the step of its group in this pass (when its sequence is active there).
+            var rowRecord = new AttributionRun.StepRecord?[count];
+            for (int r = 0; r < count; r++)
+            {
+                int index = (pass * groups) + units[r].Group;
+                AttributionRun.StepRecord? record = index < records.Count ? records[index] : null;
+                rowRecord[r] = record is not null && record.Rows.Contains(rows[r]) ? record : null;
+            }
+
+            var passRecords = rowRecord.OfType<AttributionRun.StepRecord>().Distinct().ToArray();
+            if (passRecords.Length == 0)
             {
                 continue;
             }
 
-            cancellationToken.ThrowIfCancellationRequested();
-            using var stepScope = torch.NewDisposeScope();
-            Tensor keep = torch.tensor(active, device: _model.Device).unsqueeze(1);
-            Tensor cotangent = torch.where(keep, cotangents.select(1, i), torch.zeros(1, device: _model.Device));
-            IList<Tensor> grads = torch.autograd.grad([readHidden[step]], leaves, [cotangent], retain_graph: true);
-            Tensor? sourceSum = sourceLeaf is null ? null : PerSequence(grads[0], sizes, slot, chunkSequences.Length, ig);
-            Tensor? targetSum = targetLeaf is null ? null : PerSequence(grads[^1].narrow(1, 0, step), sizes, slot, chunkSequences.Length, ig);
-            foreach (int b in record.Rows.Where(chunkSequences.Contains))
+            // The hidden state each row's step reads, its target id, and the attributed function's gradient there.
+            Tensor gathered = torch.zeros(count, readHidden[passRecords[0].Position].shape[1], device: _model.Device);
+            var masks = new Dictionary<AttributionRun.StepRecord, Tensor>();
+            foreach (AttributionRun.StepRecord record in passRecords)
             {
-                int k = Array.IndexOf(chunkSequences, b);
-                sums.TryGetValue((step, b), out var sum);
-                sums[(step, b)] = (Add(sum.Source, sourceSum?[k]), Add(sum.Target, targetSum?[k]));
+                Tensor mask = torch.tensor(rowRecord.Select(x => ReferenceEquals(x, record)).ToArray(), device: _model.Device).unsqueeze(1);
+                masks[record] = mask;
+                gathered = torch.where(mask, readHidden[record.Position].detach(), gathered);
+            }
+
+            Tensor ids = torch.tensor(Enumerable.Range(0, count).Select(r => rowRecord[r] is { } x ? _targets.Ids[rows[r]][x.Position] : _owner.PadId).ToArray(), device: _model.Device);
+            Tensor cotangent = HeadCotangents(gathered, ids);
+            Tensor zero = torch.zeros(1, device: _model.Device);
+            IList<Tensor> grads = torch.autograd.grad(
+                passRecords.Select(x => readHidden[x.Position]).ToArray(),
+                leaves,
+                passRecords.Select(x => torch.where(masks[x], cotangent, zero)).ToArray(),
+                retain_graph: pass < passes - 1);
+
+            foreach (AttributionRun.StepRecord record in passRecords)
+            {
+                long[] mine = Enumerable.Range(0, count).Where(r => ReferenceEquals(rowRecord[r], record)).Select(r => (long)r).ToArray();
+                int[] mineSequences = mine.Select(r => rows[r]).Distinct().ToArray();
+                Tensor index = torch.tensor(mine, device: _model.Device);
+                Tensor slot = torch.tensor(mine.Select(r => (long)Array.IndexOf(mineSequences, rows[r])).ToArray(), device: _model.Device);
+                Tensor mySizes = sizes.index_select(0, index);
+                Tensor? sourceSum = sourceLeaf is null ? null : PerSequence(grads[0].index_select(0, index), mySizes, slot, mineSequences.Length, ig);
+                Tensor? targetSum = targetLeaf is null ? null
+                    : PerSequence(grads[^1].index_select(0, index).narrow(1, 0, record.Position), mySizes, slot, mineSequences.Length, ig);
+                for (int k = 0; k < mineSequences.Length; k++)
+                {
+                    var key = (record.Position, mineSequences[k]);
+                    sums.TryGetValue(key, out var sum);
+                    sums[key] = (Add(sum.Source, sourceSum?[k]), Add(sum.Target, targetSum?[k]));
+                }
             }
         }
     }
 
     /// <summary>
-    /// Gradients of the attributed function with respect to the hidden states the head reads: [rows, steps, hidden]
-    /// from <paramref name="hidden"/> [rows, steps, hidden] (detached here) and the target ids [rows, positions]. The
-    /// head and the step function run on small blocks of (row, step) pairs, so their [pairs, vocab] tensors stay in
-    /// cache instead of streaming through memory several times.
+    /// Gradients of the attributed function with respect to the hidden states the head reads: [rows, hidden] from
+    /// <paramref name="hidden"/> [rows, hidden] (no graph) and the target ids [rows]. The head and the step function
+    /// run on small blocks of rows, so their [rows, vocab] tensors stay in cache instead of streaming through memory
+    /// several times.
     /// </summary>
-    private Tensor HeadCotangents(Tensor hidden, Tensor targetIds, int[] steps)
+    private Tensor HeadCotangents(Tensor hidden, Tensor ids)
     {
-        long rows = hidden.shape[0], hiddenSize = hidden.shape[2];
-        Tensor flat = hidden.detach().reshape(rows * steps.Length, hiddenSize);
-        Tensor ids = targetIds.index_select(1, torch.tensor(steps.Select(t => (long)t).ToArray(), device: targetIds.device)).reshape(-1);
-        int pairs = (int)flat.shape[0];
+        int pairs = (int)hidden.shape[0];
         int blockRows = Math.Clamp((1 << 22) / (4 * Math.Max(1, _owner.Config.VocabSize)), 1, 256);
         var parts = new List<Tensor>();
         for (int first = 0; first < pairs; first += blockRows)
         {
             using var scope = torch.NewDisposeScope();
             int n = Math.Min(blockRows, pairs - first);
-            Tensor h = flat.narrow(0, first, n).detach().requires_grad_(true);
+            Tensor h = hidden.narrow(0, first, n).detach().requires_grad_(true);
             var context = new StepFunctionContext(_model.LanguageModelHead(h), ids.narrow(0, first, n)) { IsAttributedFunction = true };
             Tensor score = StepFunctionEvaluator.Evaluate(_attributedFn, context);
             parts.Add(torch.autograd.grad([score.sum()], [h])[0].MoveToOuterDisposeScope());
         }
 
-        return torch.cat(parts, 0).reshape(rows, steps.Length, hiddenSize);
+        return torch.cat(parts, 0);
     }
 
     /// <summary>Gradients [rows, positions, hidden] summed per sequence of the chunk (weighted by the step sizes for integrated gradients).</summary>

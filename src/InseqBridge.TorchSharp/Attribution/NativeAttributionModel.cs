@@ -65,6 +65,9 @@ public sealed class NativeAttributionModel : IAttributionModel
     /// <inheritdoc />
     public bool IsEncoderDecoder => Model.IsEncoderDecoder;
 
+    /// <summary>Scheduling knobs of fast mode (tests vary them; results must not change).</summary>
+    internal FastModeTuning FastTuning { get; set; } = FastModeTuning.Default;
+
     internal int PadId { get; }
 
     internal string PadToken { get; }

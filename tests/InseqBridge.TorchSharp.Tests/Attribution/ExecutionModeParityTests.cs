@@ -1,5 +1,6 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
+using InseqBridge.TorchSharp.Attribution;
 using Xunit.Abstractions;
 
 namespace InseqBridge.TorchSharp.Tests.Attribution;
@@ -27,6 +28,56 @@ public class ExecutionModeParityTests(ITestOutputHelper output)
         {
             Assert.Equal(slow.Info[key]?.ToJsonString(), fast.Info[key]?.ToJsonString());
         }
+    }
+
+    /// <summary>Gradient cases (the ones fast mode schedules itself) with each alternative schedule.</summary>
+    public static TheoryData<string, string> ScheduledCases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (ReferenceCase c in ReferenceCase.Cases.Where(c => c.IsSupported && c.Method is "saliency" or "input_x_gradient" or "integrated_gradients"))
+        {
+            foreach (string schedule in Schedules.Keys)
+            {
+                data.Add(c.Id, schedule);
+            }
+        }
+
+        return data;
+    }
+
+    private static readonly Dictionary<string, FastModeTuning> Schedules = new()
+    {
+        // One backward pass per step, single-position blocks, a budget so small that every row is its own chunk
+        // (integrated-gradient points summed across chunks).
+        ["per-step passes, one row per chunk"] = new FastModeTuning(BudgetBytes: 1, Groups: 1, Block: 1),
+
+        // Two or three steps per pass on replicated rows, blocks wider than a pass.
+        ["3 groups, blocks of 5"] = new FastModeTuning(Groups: 3, Block: 5),
+    };
+
+    private static readonly Dictionary<(string Model, string Schedule), NativeAttributionModel> Scheduled = [];
+
+    [Theory]
+    [MemberData(nameof(ScheduledCases))]
+    public void Every_fast_mode_schedule_matches_reference_mode(string caseId, string schedule)
+    {
+        ReferenceCase reference = ReferenceCase.Get(caseId);
+        AttributionRequest request = reference.ToRequest();
+        NativeAttributionModel tuned;
+        lock (Scheduled)
+        {
+            if (!Scheduled.TryGetValue((reference.Model, schedule), out tuned!))
+            {
+                tuned = NativeAttributionModel.Load(Fixtures.ModelDir(reference.Model), modelName: $"models/{reference.Model}");
+                tuned.FastTuning = Schedules[schedule];
+                Scheduled[(reference.Model, schedule)] = tuned;
+            }
+        }
+
+        FeatureAttributionOutput slow = AttributionParityTests.Model(reference.Model).Attribute(request with { Mode = ExecutionMode.Reference });
+        FeatureAttributionOutput fast = tuned.Attribute(request with { Mode = ExecutionMode.Fast });
+        double worst = AttributionParityTests.Compare(slow, fast, $"{caseId} ({schedule} vs reference)");
+        output.WriteLine($"{caseId} [{schedule}]: max relative diff {worst:E2}");
     }
 
     [Fact]
