@@ -7,6 +7,7 @@ Prints one JSON object on the last line of stdout:
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import sys
@@ -50,7 +51,7 @@ def main() -> None:
             growth[method] = {length: run(text) for length, text in growth_texts.items()}
 
     config = torch.__config__.show()
-    blas = [line.strip() for line in config.splitlines() if "BLAS" in line or "LAPACK" in line]
+    blas = sorted(set(re.findall(r"\b(BLAS_INFO=\w+|LAPACK_INFO=\w+|Intel\(R\) [^\n]*Math Kernel Library[^\n]*)", config)))
     alternative = "/etc/alternatives/libblas.so.3-x86_64-linux-gnu"
     if os.path.exists(alternative):
         blas.append("libblas.so.3 -> " + os.path.realpath(alternative))

@@ -64,7 +64,8 @@ public static partial class BenchCommand
         return command;
     }
 
-    private sealed record Case(string Model, string Method, double Fast, double Reference, double? Python, double PeakRssMb);
+    /// <summary>One benchmarked case: medians in seconds; peak RSS of the fast runs (this process, the model loaded) and of the Python process (model load and every method).</summary>
+    private sealed record Case(string Model, string Method, double Fast, double Reference, double? Python, double PeakRssMb, double? PythonPeakRssMb);
 
     private static int Run(string? python, bool quick, string? jsonPath, int? repeatOption, string[] only, bool noGrowth, string? modelsDir, TextWriter output)
     {
@@ -131,11 +132,13 @@ public static partial class BenchCommand
                 foreach (string method in methods)
                 {
                     var request = Request(method, input, generated);
+                    PeakRss.Reset();
                     double fast = Median(model, request with { Mode = ExecutionMode.Fast }, repeats);
+                    double rss = PeakRss.Megabytes();
                     double reference = Median(model, request with { Mode = ExecutionMode.Reference }, repeats);
                     double? pyTime = py?["median"]?[method]?.GetValue<double>();
-                    double rss = PeakRss.Megabytes();
-                    cases.Add(new Case(name, method, fast, reference, pyTime, rss));
+                    double? pyRss = py?["peak_rss_mb"]?.GetValue<double>();
+                    cases.Add(new Case(name, method, fast, reference, pyTime, rss, pyRss));
                     if (method == "integrated_gradients" && !model.IsEncoderDecoder)
                     {
                         igGflops = IgFlops(model, input, generated) / fast / 1e9;
@@ -155,14 +158,16 @@ public static partial class BenchCommand
             }
 
             output.WriteLine();
-            output.WriteLine($"medians over {repeats} runs (seconds); 20-token prompt, 10 forced tokens, IG with {IgSteps} steps");
-            output.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-12} {1,-22} {2,10} {3,10} {4,10} {5,9} {6,9} {7,10}", "model", "method", "fast", "reference", "python", "vs ref", "vs py", "peak MB"));
+            output.WriteLine($"medians over {repeats} runs (seconds); 20-token prompt, 10 forced tokens, IG with {IgSteps} steps;");
+            output.WriteLine("fast MB: peak RSS of this process during the fast runs of the case (model loaded); python MB: peak RSS of the Python process (model load and all methods)");
+            output.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-12} {1,-22} {2,10} {3,10} {4,10} {5,9} {6,9} {7,10} {8,10}", "model", "method", "fast", "reference", "python", "vs ref", "vs py", "fast MB", "python MB"));
             foreach (Case c in cases)
             {
                 output.WriteLine(string.Format(
-                    CultureInfo.InvariantCulture, "{0,-12} {1,-22} {2,10:F4} {3,10:F4} {4,10} {5,8:F1}x {6,9} {7,10:F0}",
+                    CultureInfo.InvariantCulture, "{0,-12} {1,-22} {2,10:F4} {3,10:F4} {4,10} {5,8:F1}x {6,9} {7,10:F0} {8,10}",
                     c.Model, c.Method, c.Fast, c.Reference, c.Python is double p ? p.ToString("F4", CultureInfo.InvariantCulture) : "-",
-                    c.Reference / c.Fast, c.Python is double q ? (q / c.Fast).ToString("F1", CultureInfo.InvariantCulture) + "x" : "-", c.PeakRssMb));
+                    c.Reference / c.Fast, c.Python is double q ? (q / c.Fast).ToString("F1", CultureInfo.InvariantCulture) + "x" : "-", c.PeakRssMb,
+                    c.PythonPeakRssMb is double m ? m.ToString("F0", CultureInfo.InvariantCulture) : "-"));
             }
 
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -188,6 +193,7 @@ public static partial class BenchCommand
                         ["speedup_vs_python"] = c.Python is double p ? p / c.Fast : null,
                         ["speedup_vs_reference"] = c.Reference / c.Fast,
                         ["peak_rss_mb"] = c.PeakRssMb,
+                        ["python_peak_rss_mb"] = c.PythonPeakRssMb,
                     }).ToArray()),
                     ["matmul_gflops"] = matmul,
                     ["ig_gflops"] = igGflops,
