@@ -14,6 +14,19 @@ import sys
 import time
 
 
+def inseq_version(module) -> str:
+    """inseq.__version__, else the installed distribution's version, else "unknown" (a source checkout)."""
+    version = getattr(module, "__version__", None)
+    if version:
+        return str(version)
+    try:
+        from importlib.metadata import version as dist_version
+
+        return dist_version("inseq")
+    except Exception:  # noqa: BLE001 - any failure means the version is not recorded
+        return "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
@@ -62,7 +75,7 @@ def main() -> None:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "inseq": getattr(inseq, "__version__", "?"),
+        "inseq": inseq_version(inseq),
         "blas": "; ".join(blas),
     }
     sys.stdout.write(json.dumps(result) + "\n")

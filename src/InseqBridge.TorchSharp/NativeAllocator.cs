@@ -30,6 +30,28 @@ public static class NativeAllocator
     /// </summary>
     public static bool RetainFreedMemory() => Applied.Value;
 
+    /// <summary>
+    /// Returns the heap's free memory to the operating system now (glibc's <c>malloc_trim</c>): resident memory
+    /// falls back to what live tensors use, e.g. after a large job in a long-running service. Returns whether any
+    /// memory was released; false where the C library has no such call.
+    /// </summary>
+    public static bool ReleaseFreeMemory()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        try
+        {
+            return malloc_trim(0) == 1;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
     private static bool Apply()
     {
         if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("INSEQ_BRIDGE_MALLOC_TUNING") == "0")
@@ -49,4 +71,7 @@ public static class NativeAllocator
 
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int mallopt(int param, int value);
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int malloc_trim(nuint pad);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using InseqBridge.TorchSharp;
 
 namespace InseqBridge.Cli.Commands;
 
@@ -10,9 +11,15 @@ namespace InseqBridge.Cli.Commands;
 /// </summary>
 internal static class PeakRss
 {
-    /// <summary>Starts a new peak where the platform allows it.</summary>
+    /// <summary>
+    /// Starts a new peak where the platform allows it, after handing the heap's free memory back to the kernel
+    /// (freed memory is otherwise retained, see <see cref="NativeAllocator"/>, and earlier cases would count).
+    /// </summary>
     public static void Reset()
     {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        NativeAllocator.ReleaseFreeMemory();
         try
         {
             File.WriteAllText("/proc/self/clear_refs", "5");
