@@ -551,7 +551,8 @@ internal sealed partial class AttributionRun
         int[] rows = Enumerable.Range(0, _targets.Count).ToArray();
         Tensor prefixIds = Rows(_targets.Ids, rows, step);
         Tensor prefixMask = Rows(_targets.Mask, rows, step);
-        var options = new ForwardOptions { OutputAttentions = true, LastPositionOnly = true };
+        // Only the attention weights are read: the language-model head is skipped.
+        var options = new ForwardOptions { OutputAttentions = true, LastPositionOnly = true, Head = static h => h.alias() };
         DecoderOutput output;
         if (EncoderDecoder)
         {
