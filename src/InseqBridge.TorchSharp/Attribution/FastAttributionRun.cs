@@ -8,14 +8,15 @@ namespace InseqBridge.TorchSharp.Attribution;
 /// <summary>
 /// <see cref="ExecutionMode.Fast"/>: the steps of one batch computed together, with the results of Inseq's per-step
 /// procedure (<see cref="AttributionRun"/>). Every model this backend runs is causal on the target side, so the
-/// logits at position <c>t - 1</c> of a forward over a longer target equal the last-position logits of the prefix
-/// forward of step <c>t</c>, and the gradients of step <c>t</c>'s score are zero beyond position <c>t - 1</c>:
+/// hidden state at position <c>t - 1</c> of a forward over a longer target equals the last-position state of the
+/// prefix forward of step <c>t</c>, and the gradients of step <c>t</c>'s score are zero beyond position <c>t - 1</c>:
 /// <list type="bullet">
 /// <item>step scores of every step come from one teacher-forced forward without gradients;</item>
-/// <item>gradients of all steps (and, for integrated gradients, all interpolation points) come from batches of
-/// replicated rows, one row per (step, sequence[, alpha]), each read at its own last position: the rows are
-/// independent, so one backward pass of the summed scores yields every row's gradient. Rows are packed in chunks
-/// under a memory budget (<see cref="FastModeTuning"/>) (and at most <c>internal_batch_size</c> rows when that is set).</item>
+/// <item>gradients: rows (sequence x integrated-gradient point x step group) are packed in chunks under a memory
+/// budget (<see cref="FastModeTuning"/>, and at most <c>internal_batch_size</c> rows when that is set); each chunk
+/// runs one forward in blocks through a key/value cache that keeps the graph, the attributed function's gradient
+/// with respect to each read hidden state is computed outside the graph on small blocks, and backward passes over
+/// the retained graph yield each step's gradients, each pass only through the blocks up to its steps.</item>
 /// </list>
 /// Requests this path cannot reproduce exactly run in reference mode (see <see cref="Supports"/>).
 /// </summary>
