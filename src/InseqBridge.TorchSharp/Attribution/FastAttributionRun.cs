@@ -432,12 +432,39 @@ internal sealed class FastAttributionRun
             using var scope = torch.NewDisposeScope();
             int n = Math.Min(blockRows, pairs - first);
             Tensor h = hidden.narrow(0, first, n).detach().requires_grad_(true);
-            var context = new StepFunctionContext(_model.LanguageModelHead(h), ids.narrow(0, first, n)) { IsAttributedFunction = true };
-            Tensor score = StepFunctionEvaluator.Evaluate(_attributedFn, context);
-            parts.Add(torch.autograd.grad([score.sum()], [h])[0].MoveToOuterDisposeScope());
+            Tensor logits = _model.LanguageModelHead(h);
+            Tensor blockIds = ids.narrow(0, first, n);
+            Tensor gradient = ScoreGradient(logits.detach(), blockIds) is Tensor known
+                ? torch.autograd.grad([logits], [h], [known])[0]
+                : torch.autograd.grad([StepFunctionEvaluator.Evaluate(_attributedFn, new StepFunctionContext(logits, blockIds) { IsAttributedFunction = true }).sum()], [h])[0];
+            parts.Add(gradient.MoveToOuterDisposeScope());
         }
 
         return torch.cat(parts, 0);
+    }
+
+    /// <summary>
+    /// The attributed function's gradient with respect to the logits [rows, vocab] where it has a closed form (logit:
+    /// one-hot; probability: p (e_y - softmax); log-probability: e_y - softmax), computed without a graph; null for
+    /// other functions, which go through autograd.
+    /// </summary>
+    private Tensor? ScoreGradient(Tensor logits, Tensor ids)
+    {
+        using var noGrad = torch.no_grad();
+        Tensor y = ids.unsqueeze(1);
+        switch (_attributedFn)
+        {
+            case Logit:
+                return torch.zeros_like(logits).scatter_(1, y, torch.ones(y.shape, device: logits.device));
+            case Probability { LogProb: true }:
+                return logits.softmax(-1).neg_().scatter_add_(1, y, torch.ones(y.shape, device: logits.device));
+            case Probability:
+                Tensor softmax = logits.softmax(-1);
+                Tensor p = softmax.gather(1, y);
+                return softmax.mul_(p.neg()).scatter_add_(1, y, p);
+            default:
+                return null;
+        }
     }
 
     /// <summary>Gradients [rows, positions, hidden] summed per sequence of the chunk (weighted by the step sizes for integrated gradients).</summary>
