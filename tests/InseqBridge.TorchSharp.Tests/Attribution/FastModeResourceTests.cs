@@ -9,6 +9,7 @@ namespace InseqBridge.TorchSharp.Tests.Attribution;
 /// Resources of the default (fast) mode: repeated calls leave no tensor behind, and concurrent calls on one loaded
 /// model (documented as safe) give what sequential calls give.
 /// </summary>
+[Collection(SerialCollection.Name)]
 public class FastModeResourceTests
 {
     private static AttributionRequest Request(string method, string generated) => new(["Hello world"])

@@ -6,6 +6,7 @@ namespace InseqBridge.TorchSharp.Tests.Cli;
 /// <c>inseq-bridge bench</c> runs end to end and writes the figures checks read. No timing is asserted (timings belong
 /// in the benchmark); the tests hold the structure and the internal consistency of what it reports.
 /// </summary>
+[Collection(SerialCollection.Name)]
 public class BenchCommandTests
 {
     [Fact]
