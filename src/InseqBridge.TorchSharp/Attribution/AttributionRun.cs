@@ -350,16 +350,7 @@ internal sealed partial class AttributionRun
         return logits.index([TensorIndex.Tensor(rowIndex), TensorIndex.Tensor(lastIndex)]);
     }
 
-    private Tensor Rows(long[][] data, int[] rows, int width)
-    {
-        var flat = new long[rows.Length * width];
-        for (int r = 0; r < rows.Length; r++)
-        {
-            Array.Copy(data[rows[r]], 0, flat, r * width, width);
-        }
-
-        return torch.tensor(flat, [rows.Length, width], device: _model.Device);
-    }
+    private Tensor Rows(long[][] data, IReadOnlyList<int> rows, int width) => EncodedTexts.Rows(data, rows, width, _model.Device);
 
     private static Tensor Tile(Tensor t, int repeat) => repeat == 1 ? t : torch.cat(Enumerable.Repeat(t, repeat).ToArray(), 0);
 
@@ -552,7 +543,7 @@ internal sealed partial class AttributionRun
         Tensor prefixIds = Rows(_targets.Ids, rows, step);
         Tensor prefixMask = Rows(_targets.Mask, rows, step);
         // Only the attention weights are read: the language-model head is skipped.
-        var options = new ForwardOptions { OutputAttentions = true, LastPositionOnly = true, Head = static h => h.alias() };
+        var options = new ForwardOptions { OutputAttentions = true, LastPositionOnly = true, Head = ForwardOptions.HiddenStatesHead };
         DecoderOutput output;
         if (EncoderDecoder)
         {

@@ -1,3 +1,6 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
 namespace InseqBridge.TorchSharp.Attribution;
 
 /// <summary>
@@ -17,6 +20,18 @@ internal sealed class EncodedTexts
     public int Width => Ids.Length == 0 ? 0 : Ids[0].Length;
 
     public int Count => Ids.Length;
+
+    /// <summary>The first <paramref name="width"/> columns of the given rows of <paramref name="data"/> (ids, mask or baseline) as an int64 tensor [rows, width].</summary>
+    public static Tensor Rows(long[][] data, IReadOnlyList<int> rows, int width, Device device)
+    {
+        var flat = new long[rows.Count * width];
+        for (int r = 0; r < rows.Count; r++)
+        {
+            Array.Copy(data[rows[r]], 0, flat, r * width, width);
+        }
+
+        return torch.tensor(flat, [rows.Count, width], device: device);
+    }
 
     /// <summary>Pads per-text ids to one width (left or right) and builds baselines.</summary>
     public static EncodedTexts Pad(

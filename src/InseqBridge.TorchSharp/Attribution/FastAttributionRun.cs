@@ -46,8 +46,6 @@ internal sealed class FastAttributionRun
     /// <summary>Memory the retained graph of one chunk of rows may use.</summary>
     private long MemoryBudgetBytes => _tuning.BudgetBytes ?? (1L << 30);
 
-    private static readonly Func<Tensor, Tensor> Identity = h => h.alias();
-
     private bool EncoderDecoder => _model.IsEncoderDecoder;
 
     /// <summary>
@@ -109,16 +107,7 @@ internal sealed class FastAttributionRun
         return innerShape;
     }
 
-    private Tensor Rows(long[][] data, IReadOnlyList<int> rows, int width)
-    {
-        var flat = new long[rows.Count * width];
-        for (int r = 0; r < rows.Count; r++)
-        {
-            Array.Copy(data[rows[r]], 0, flat, r * width, width);
-        }
-
-        return torch.tensor(flat, [rows.Count, width], device: _model.Device);
-    }
+    private Tensor Rows(long[][] data, IReadOnlyList<int> rows, int width) => EncodedTexts.Rows(data, rows, width, _model.Device);
 
     /// <summary>Every step's scores from one teacher-forced forward without gradients (the head on the read positions only).</summary>
     private void StepScores(int start, int iterEnd, List<AttributionRun.StepRecord> records)
@@ -159,7 +148,7 @@ internal sealed class FastAttributionRun
     /// </summary>
     private Tensor ReadHidden(Tensor? sourceEmbeds, Tensor? sourceMask, Tensor targetEmbeds, Tensor targetMask, Tensor read)
     {
-        var options = new ForwardOptions { HeadPositions = read, Head = Identity };
+        var options = new ForwardOptions { HeadPositions = read, Head = ForwardOptions.HiddenStatesHead };
         if (EncoderDecoder)
         {
             EncoderOutput encoded = _model.Encode(sourceEmbeds!, sourceMask, ForwardOptions.None);
@@ -336,7 +325,7 @@ internal sealed class FastAttributionRun
         var readHidden = new Dictionary<int, Tensor>();
         using var cache = new KvCache();
         int block = BlockSize(count, groups);
-        var headOnly = new ForwardOptions { Head = Identity };
+        var headOnly = new ForwardOptions { Head = ForwardOptions.HiddenStatesHead };
         for (int from = 0; from < width;)
         {
             int to = from == 0 ? start : Math.Min(width, from + block);

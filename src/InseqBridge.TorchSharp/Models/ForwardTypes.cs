@@ -63,6 +63,9 @@ public sealed record ForwardOptions
     /// </summary>
     public Func<Tensor, Tensor>? Head { get; init; }
 
+    /// <summary>A <see cref="Head"/> that returns the hidden states unchanged (the head is not applied).</summary>
+    public static Func<Tensor, Tensor> HiddenStatesHead { get; } = static h => h.alias();
+
     /// <summary>Optional hook on value vectors (see <see cref="ValueVectorHook"/>).</summary>
     public ValueVectorHook? ValueHook { get; init; }
 
