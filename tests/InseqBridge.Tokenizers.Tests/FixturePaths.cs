@@ -9,6 +9,9 @@ internal static class FixturePaths
 
     public static string Model(string name) => Path.Combine(ModelsRoot.Value, name);
 
+    /// <summary>The solution folder.</summary>
+    public static string Root => Path.GetFullPath(Path.Combine(ModelsRoot.Value, "..", "..", "..", ".."));
+
     private static string FindModelsRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
