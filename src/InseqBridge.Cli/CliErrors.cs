@@ -1,6 +1,7 @@
 using InseqBridge.Errors;
 using InseqBridge.Serialization;
 using InseqBridge.Tokenizers;
+using InseqBridge.Tokenizers.Chat;
 
 namespace InseqBridge.Cli;
 
@@ -21,7 +22,7 @@ public static class CliErrors
                 error.WriteLine($"error: {exists.Path} already exists.");
                 error.WriteLine("Pass --overwrite to replace it.");
                 return ExitCodes.Failure;
-            case InseqBridgeException or TokenizerLoadException or InseqJsonException:
+            case InseqBridgeException or TokenizerLoadException or InseqJsonException or ChatTemplateException:
                 WriteWithCause(error, exception.Message, exception.InnerException);
                 return ExitCodes.Failure;
             case FileNotFoundException notFound:

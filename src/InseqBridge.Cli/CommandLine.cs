@@ -57,6 +57,7 @@ public static class CommandLine
 
         // Probes of the native backend (tokenizer, forward pass, generation), used by the parity checks.
         root.Subcommands.Add(TokenizeCommand.Create());
+        root.Subcommands.Add(RenderChatCommand.Create());
         root.Subcommands.Add(ForwardCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());

@@ -39,10 +39,12 @@ public static class AttributeCommand
         var backend = new Option<string>("--backend") { Description = "native (TorchSharp, default) or python (real Python Inseq in a worker process).", DefaultValueFactory = _ => "native", HelpName = "native|python" };
         backend.AcceptOnlyFromAmong("native", "python");
         var python = new Option<string?>("--python") { Description = "With --backend python: Python executable or libpython (default: PYTHONNET_PYDLL, conda env, python3 on PATH).", HelpName = "PATH" };
+        var chat = new Option<bool>("--chat") { Description = "Render each --input as a user message through the checkpoint's chat template (assistant turn opened); --generated then gives the assistant's reply only." };
+        var systemPrompt = new Option<string?>("--system-prompt") { Description = "With --chat: a system message before the user's.", HelpName = "TEXT" };
         var exports = new ExportOptions();
         var command = new Command("attribute", "Attribute generated (or forced) outputs to their inputs (native backend, or Python Inseq with --backend python).")
         {
-            input, generated, save, saveFormat, contrastTargets, contrastSources, contrastAlignments, contrastForce, backend, python,
+            input, generated, save, saveFormat, contrastTargets, contrastSources, contrastAlignments, contrastForce, backend, python, chat, systemPrompt,
         };
         shared.AddTo(command);
         exports.AddTo(command);
@@ -62,6 +64,14 @@ public static class AttributeCommand
             AttributionMethod attributionMethod = shared.CreateMethod(parseResult, usePython ? InseqMethod.Resolve : null);
             string[] inputs = parseResult.GetValue(input) ?? [];
             string[]? forced = parseResult.GetValue(generated) is { Length: > 0 } g ? g : null;
+            if (parseResult.GetValue(chat))
+            {
+                (inputs, forced) = ChatInputs.Render(parseResult.GetValue(shared.Model)!, inputs, forced, parseResult.GetValue(systemPrompt));
+            }
+            else if (parseResult.GetValue(systemPrompt) is not null)
+            {
+                throw new CliUsageException("--system-prompt needs --chat.");
+            }
             AttributionRequest request = shared.CreateRequest(parseResult, attributionMethod, inputs, forced, usePython ? InseqStepFunction.Resolve : null);
             string[]? contrastTargetTexts = parseResult.GetValue(contrastTargets) is { Length: > 0 } ct ? ct : null;
             string[]? contrastSourceTexts = parseResult.GetValue(contrastSources) is { Length: > 0 } cs ? cs : null;
