@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json.Nodes;
 using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
 using InseqBridge.TorchSharp.Attribution;
@@ -33,6 +34,13 @@ public sealed class AttributionOptions
 
     /// <summary><c>--attr-pos-end N</c>.</summary>
     public Option<int?> PosEnd { get; } = new("--attr-pos-end") { Description = "One past the last attributed position.", HelpName = "N" };
+
+    /// <summary><c>--generation-kwargs JSON</c>: Inseq's <c>generation_args</c> (num_beams, do_sample, ...).</summary>
+    public Option<string?> GenerationKwargs { get; } = new("--generation-kwargs")
+    {
+        Description = "Generation arguments as a JSON object, as Inseq takes them: max_new_tokens, do_sample, temperature, top_k, top_p, repetition_penalty, no_repeat_ngram_size, num_beams, length_penalty.",
+        HelpName = "JSON",
+    };
 
     /// <summary><c>--max-new-tokens N</c>.</summary>
     public Option<int?> MaxNewTokens { get; } = new("--max-new-tokens") { Description = "Generation length when no forced output text is given.", HelpName = "N" };
@@ -83,7 +91,7 @@ public sealed class AttributionOptions
     /// <summary>The options, in help order.</summary>
     public IEnumerable<Option> All =>
     [
-        Model, Method, StepScores, AttributedFn, AttributeTarget, PosStart, PosEnd, MaxNewTokens, NSteps,
+        Model, Method, StepScores, AttributedFn, AttributeTarget, PosStart, PosEnd, MaxNewTokens, GenerationKwargs, NSteps,
         InternalBatchSize, IncludeEos, BatchSize, MethodArgs, StepArgs, FnArgs, Seed, Mode, Aggregate, Aggregator, AggregateFn, Overwrite,
     ];
 
@@ -168,9 +176,44 @@ public sealed class AttributionOptions
             AttrPosEnd = parseResult.GetValue(PosEnd),
             IncludeEosBaseline = parseResult.GetValue(IncludeEos),
             BatchSize = parseResult.GetValue(BatchSize),
-            Generation = new GenerationArguments { MaxNewTokens = parseResult.GetValue(MaxNewTokens), Seed = parseResult.GetValue(Seed) },
+            Generation = CreateGeneration(parseResult),
             Mode = parseResult.GetValue(Mode) == "reference" ? ExecutionMode.Reference : ExecutionMode.Fast,
         };
+    }
+
+    /// <summary>The generation arguments of <c>--generation-kwargs</c> and <c>--max-new-tokens</c>.</summary>
+    public GenerationArguments CreateGeneration(ParseResult parseResult)
+    {
+        int? maxNewTokens = parseResult.GetValue(MaxNewTokens);
+        long seed = parseResult.GetValue(Seed);
+        if (parseResult.GetValue(GenerationKwargs) is not { } text)
+        {
+            return new GenerationArguments { MaxNewTokens = maxNewTokens, Seed = seed };
+        }
+
+        JsonObject arguments;
+        try
+        {
+            arguments = JsonNode.Parse(text, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = 16 }) as JsonObject
+                ?? throw new CliUsageException("--generation-kwargs must be a JSON object, e.g. '{\"num_beams\": 4}'.");
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            throw new CliUsageException("--generation-kwargs is not valid JSON; give an object such as '{\"num_beams\": 4}'.");
+        }
+
+        GenerationArguments generation = GenerationArguments.FromJson(arguments, seed);
+        if (maxNewTokens is int n)
+        {
+            if (generation.MaxNewTokens is int other && other != n)
+            {
+                throw new CliUsageException($"--max-new-tokens {n} and --generation-kwargs max_new_tokens {other} disagree; give one of them.");
+            }
+
+            generation = generation with { MaxNewTokens = n };
+        }
+
+        return generation;
     }
 
     /// <summary>

@@ -256,6 +256,13 @@ public sealed class NativeAttributionModel : IAttributionModel
         {
             MaxNewTokens = request.Generation.MaxNewTokens,
             DoSample = request.Generation.DoSample,
+            Temperature = request.Generation.Temperature,
+            TopK = request.Generation.TopK,
+            TopP = request.Generation.TopP,
+            RepetitionPenalty = request.Generation.RepetitionPenalty,
+            NoRepeatNgramSize = request.Generation.NoRepeatNgramSize,
+            NumBeams = request.Generation.NumBeams,
+            LengthPenalty = request.Generation.LengthPenalty,
             Seed = request.Generation.Seed,
         };
         var texts = new List<string>();

@@ -60,6 +60,18 @@ public sealed record GenerationConfig
     /// <summary><c>top_p</c>.</summary>
     public double TopP { get; init; } = 1.0;
 
+    /// <summary><c>num_beams</c>: 1 for greedy search or sampling, more for beam search.</summary>
+    public int NumBeams { get; init; } = 1;
+
+    /// <summary><c>num_beam_groups</c> (diverse beam search when more than 1; not supported natively).</summary>
+    public int NumBeamGroups { get; init; } = 1;
+
+    /// <summary><c>length_penalty</c>: beam scores are divided by the generated length to this power.</summary>
+    public double LengthPenalty { get; init; } = 1.0;
+
+    /// <summary><c>early_stopping</c> of beam search.</summary>
+    public BeamStopping EarlyStopping { get; init; } = BeamStopping.Heuristic;
+
     /// <summary>Reads generation_config.json (when present) over the model config's defaults.</summary>
     public static GenerationConfig Load(string directory, ModelConfig model)
     {
@@ -76,7 +88,16 @@ public sealed record GenerationConfig
         string path = Path.Combine(directory, "generation_config.json");
         if (!File.Exists(path))
         {
-            return config;
+            // transformers builds the generation config from config.json then; beam settings (Marian, BART) live there.
+            string configPath = Path.Combine(directory, "config.json");
+            try
+            {
+                return WithBeamSettings(config, new ConfigReader(model.Raw, configPath));
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            {
+                throw new CheckpointException($"{configPath}: {e.Message}", e);
+            }
         }
 
         JsonElement root;
@@ -93,7 +114,7 @@ public sealed record GenerationConfig
         try
         {
             var r = new ConfigReader(root, path);
-            return config with
+            return WithBeamSettings(config, r) with
             {
                 EosTokenIds = r.Has("eos_token_id") ? r.IntList("eos_token_id") : config.EosTokenIds,
                 PadTokenId = r.IntOrNull("pad_token_id") ?? config.PadTokenId,
@@ -120,6 +141,19 @@ public sealed record GenerationConfig
         }
     }
 
+    private static GenerationConfig WithBeamSettings(GenerationConfig config, ConfigReader r) => config with
+    {
+        NumBeams = r.Int("num_beams", 1),
+        NumBeamGroups = r.Int("num_beam_groups", 1),
+        LengthPenalty = r.Double("length_penalty", 1.0),
+        EarlyStopping = !r.Root.TryGetProperty("early_stopping", out JsonElement stopping) ? BeamStopping.Heuristic : stopping.ValueKind switch
+        {
+            JsonValueKind.True => BeamStopping.Early,
+            JsonValueKind.String when stopping.GetString() == "never" => BeamStopping.Never,
+            _ => BeamStopping.Heuristic,
+        },
+    };
+
     private static IReadOnlyList<IReadOnlyList<int>> ReadBadWords(JsonElement root)
     {
         if (!root.TryGetProperty("bad_words_ids", out JsonElement v) || v.ValueKind != JsonValueKind.Array)
@@ -129,4 +163,17 @@ public sealed record GenerationConfig
 
         return v.EnumerateArray().Select(seq => (IReadOnlyList<int>)seq.EnumerateArray().Select(x => x.GetInt32()).ToArray()).ToArray();
     }
+}
+
+/// <summary>When beam search stops (transformers' <c>early_stopping</c>).</summary>
+public enum BeamStopping
+{
+    /// <summary><c>False</c>: stop when no open beam can beat the worst kept hypothesis at the current length.</summary>
+    Heuristic,
+
+    /// <summary><c>True</c>: stop as soon as <c>num_beams</c> hypotheses are complete.</summary>
+    Early,
+
+    /// <summary><c>"never"</c>: stop only when no open beam can beat the worst kept hypothesis at any length.</summary>
+    Never,
 }

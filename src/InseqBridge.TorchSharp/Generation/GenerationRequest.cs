@@ -20,4 +20,16 @@ public sealed record GenerationOptions
 
     /// <summary>Seed of the sampling generator (sampling is reproducible for a given seed).</summary>
     public long Seed { get; init; }
+
+    /// <summary><c>repetition_penalty</c> (default: the checkpoint's generation config).</summary>
+    public double? RepetitionPenalty { get; init; }
+
+    /// <summary><c>no_repeat_ngram_size</c> (default: the checkpoint's generation config).</summary>
+    public int? NoRepeatNgramSize { get; init; }
+
+    /// <summary><c>num_beams</c>: beam search when more than 1 (default: the checkpoint's generation config).</summary>
+    public int? NumBeams { get; init; }
+
+    /// <summary><c>length_penalty</c> of beam search (default: the checkpoint's generation config).</summary>
+    public double? LengthPenalty { get; init; }
 }

@@ -60,65 +60,40 @@ public static class Generator
             maxNew = Math.Min(maxNew, maxPositions - used);
         }
 
+        config = config with
+        {
+            RepetitionPenalty = options.RepetitionPenalty ?? config.RepetitionPenalty,
+            NoRepeatNgramSize = options.NoRepeatNgramSize ?? config.NoRepeatNgramSize,
+            NumBeams = options.NumBeams ?? config.NumBeams,
+            LengthPenalty = options.LengthPenalty ?? config.LengthPenalty,
+        };
         bool sample = options.DoSample ?? config.DoSample;
-        int? pad = config.PadTokenId ?? (config.EosTokenIds.Count > 0 ? config.EosTokenIds[0] : null);
+        if (config.NumBeams > 1)
+        {
+            if (sample)
+            {
+                throw new InvalidRequestException($"do_sample with num_beams={config.NumBeams} (beam sampling) is not supported natively; set do_sample=False for beam search, or num_beams=1 for sampling.");
+            }
+
+            if (config.NumBeamGroups > 1)
+            {
+                throw new InvalidRequestException($"num_beam_groups={config.NumBeamGroups} (diverse beam search) is not supported natively; set num_beam_groups=1, or use --backend python.");
+            }
+
+            return BeamSearch.Generate(model, config, prompts, maxNew, cancellationToken);
+        }
+
+        if (config.NumBeams < 1)
+        {
+            throw new InvalidRequestException($"num_beams must be at least 1 (got {config.NumBeams}).");
+        }
+
         var eos = new HashSet<int>(config.EosTokenIds);
-        Device device = model.Device;
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        using var cache = new KvCache();
+        using var batchState = DecodingBatch.Start(model, config, prompts);
         var sampler = sample ? new SeededSampler(options.Seed) : null;
-
-        // Left-pad prompts (decoder-only) / right-pad sources (encoder-decoder), as the tokenizers do for Inseq.
-        var inputIds = new long[batch * maxPrompt];
-        var mask = new long[batch * maxPrompt];
-        for (int b = 0; b < batch; b++)
-        {
-            int offset = model.IsEncoderDecoder ? 0 : maxPrompt - prompts[b].Count;
-            for (int i = 0; i < maxPrompt; i++)
-            {
-                inputIds[(b * maxPrompt) + i] = pad ?? 0;
-            }
-
-            for (int i = 0; i < prompts[b].Count; i++)
-            {
-                inputIds[(b * maxPrompt) + offset + i] = prompts[b][i];
-                mask[(b * maxPrompt) + offset + i] = 1;
-            }
-        }
-
-        Tensor ids = torch.tensor(inputIds, [batch, maxPrompt], device: device);
-        Tensor attention = torch.tensor(mask, [batch, maxPrompt], device: device);
-        EncoderOutput? encoder = null;
-        Tensor? encoderMask = null;
-        var sequences = new List<long>[batch];
-        Tensor stepInput;
-        Tensor? decoderMask;
-        if (model.IsEncoderDecoder)
-        {
-            int start = config.DecoderStartTokenId ?? config.BosTokenId
-                ?? throw new CheckpointException("The checkpoint defines no decoder_start_token_id (config.json or generation_config.json).");
-            encoderMask = attention;
-            encoder = model.Encode(model.EmbedEncoderTokens(ids), attention, ForwardOptions.None);
-            for (int b = 0; b < batch; b++)
-            {
-                sequences[b] = [start];
-            }
-
-            stepInput = torch.full(batch, 1, start, dtype: ScalarType.Int64, device: device);
-            decoderMask = null;
-        }
-        else
-        {
-            for (int b = 0; b < batch; b++)
-            {
-                sequences[b] = [.. inputIds.AsSpan(b * maxPrompt, maxPrompt).ToArray()];
-            }
-
-            stepInput = ids;
-            decoderMask = attention;
-        }
-
+        List<long>[] sequences = batchState.Sequences;
         int promptLength = sequences[0].Count;
         int maxLength = promptLength + maxNew;
         var finished = new bool[batch];
@@ -126,18 +101,7 @@ public static class Generator
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var stepScope = torch.NewDisposeScope();
-            Tensor? positions = null;
-            if (!model.IsEncoderDecoder)
-            {
-                // Positions from the attention mask, as transformers' prepare_inputs_for_generation computes them.
-                Tensor cum = decoderMask!.cumsum(1) - 1;
-                cum = cum.masked_fill(decoderMask == 0, 1);
-                positions = cum.narrow(1, cum.shape[1] - stepInput.shape[1], stepInput.shape[1]);
-            }
-
-            Tensor embeds = model.EmbedDecoderTokens(stepInput);
-            DecoderOutput output = model.Decode(embeds, decoderMask, positions, encoder, encoderMask, cache, ForwardOptions.None);
-            Tensor logits = output.Logits.select(1, -1).to(ScalarType.Float32);
+            using Tensor logits = batchState.NextLogits();
             float[] scores = logits.data<float>().ToArray();
             int vocab = (int)logits.shape[1];
             int curLength = sequences[0].Count;
@@ -146,7 +110,7 @@ public static class Generator
             {
                 if (finished[b])
                 {
-                    next[b] = pad ?? 0;
+                    next[b] = batchState.PadId;
                     continue;
                 }
 
@@ -166,13 +130,7 @@ public static class Generator
                 }
             }
 
-            Tensor nextTensor = torch.tensor(next, [batch, 1], device: device);
-            stepInput = nextTensor.MoveToOuterDisposeScope();
-            if (decoderMask is not null)
-            {
-                decoderMask = torch.cat([decoderMask, torch.ones(batch, 1, dtype: ScalarType.Int64, device: device)], 1).MoveToOuterDisposeScope();
-            }
-
+            batchState.Advance(next, rows: null);
             if (finished.All(f => f))
             {
                 break;

@@ -1,3 +1,6 @@
+using System.Text.Json.Nodes;
+using InseqBridge.Errors;
+
 namespace InseqBridge.Attribution;
 
 /// <summary>
@@ -56,14 +59,40 @@ public sealed record AttributionRequest(IReadOnlyList<string> InputTexts)
     public ExecutionMode Mode { get; init; } = ExecutionMode.Fast;
 }
 
-/// <summary>Generation arguments (Inseq's <c>generation_args</c>).</summary>
+/// <summary>Generation arguments (Inseq's <c>generation_args</c>, passed on to transformers' <c>generate</c>). Unset
+/// values fall back to the checkpoint's generation configuration, as in transformers.</summary>
 public sealed record GenerationArguments
 {
+    /// <summary>The <c>generation_args</c> keys these arguments cover.</summary>
+    public static IReadOnlyList<string> Keys { get; } =
+        ["max_new_tokens", "do_sample", "temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram_size", "num_beams", "length_penalty"];
+
     /// <summary><c>max_new_tokens</c>.</summary>
     public int? MaxNewTokens { get; init; }
 
     /// <summary><c>do_sample</c>.</summary>
     public bool? DoSample { get; init; }
+
+    /// <summary><c>temperature</c> (sampling).</summary>
+    public double? Temperature { get; init; }
+
+    /// <summary><c>top_k</c> (sampling; 0 disables).</summary>
+    public int? TopK { get; init; }
+
+    /// <summary><c>top_p</c> (sampling).</summary>
+    public double? TopP { get; init; }
+
+    /// <summary><c>repetition_penalty</c>.</summary>
+    public double? RepetitionPenalty { get; init; }
+
+    /// <summary><c>no_repeat_ngram_size</c>.</summary>
+    public int? NoRepeatNgramSize { get; init; }
+
+    /// <summary><c>num_beams</c>: beam search when more than 1; the best beam is attributed.</summary>
+    public int? NumBeams { get; init; }
+
+    /// <summary><c>length_penalty</c> (beam search).</summary>
+    public double? LengthPenalty { get; init; }
 
     /// <summary>Seed for sampling.</summary>
     public long Seed { get; init; }
@@ -72,17 +101,73 @@ public sealed record GenerationArguments
     public IReadOnlyDictionary<string, object?> ToInfo()
     {
         var d = new Dictionary<string, object?>();
-        if (MaxNewTokens is int n)
+        void Put(string key, object? value)
         {
-            d["max_new_tokens"] = n;
+            if (value is not null)
+            {
+                d[key] = value;
+            }
         }
 
-        if (DoSample is bool s)
-        {
-            d["do_sample"] = s;
-        }
-
+        Put("max_new_tokens", MaxNewTokens);
+        Put("do_sample", DoSample);
+        Put("temperature", Temperature);
+        Put("top_k", TopK);
+        Put("top_p", TopP);
+        Put("repetition_penalty", RepetitionPenalty);
+        Put("no_repeat_ngram_size", NoRepeatNgramSize);
+        Put("num_beams", NumBeams);
+        Put("length_penalty", LengthPenalty);
         return d;
+    }
+
+    /// <summary>Reads Inseq's <c>generation_args</c> / <c>generation_kwargs</c> object (JSON), checking every value.</summary>
+    /// <exception cref="InvalidRequestException">An unknown key or a value of the wrong type or range; the message
+    /// names it.</exception>
+    public static GenerationArguments FromJson(JsonObject arguments, long seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        var unknown = arguments.Select(kv => kv.Key).Where(k => !Keys.Contains(k)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new InvalidRequestException(
+                $"unsupported generation argument(s) {string.Join(", ", unknown)}; supported: {string.Join(", ", Keys)}.");
+        }
+
+        T? Get<T>(string key, Func<T, bool> valid, string rule)
+            where T : struct
+        {
+            if (arguments[key] is not JsonNode node)
+            {
+                return null;
+            }
+
+            T value;
+            try
+            {
+                value = node.GetValue<T>();
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            {
+                throw new InvalidRequestException($"generation argument {key} must be {rule} (got {node.ToJsonString()}).");
+            }
+
+            return valid(value) ? value : throw new InvalidRequestException($"generation argument {key} must be {rule} (got {node.ToJsonString()}).");
+        }
+
+        return new GenerationArguments
+        {
+            MaxNewTokens = Get<int>("max_new_tokens", v => v > 0, "a positive integer"),
+            DoSample = Get<bool>("do_sample", _ => true, "true or false"),
+            Temperature = Get<double>("temperature", v => v > 0, "a positive number"),
+            TopK = Get<int>("top_k", v => v >= 0, "an integer >= 0"),
+            TopP = Get<double>("top_p", v => v > 0 && v <= 1, "a number in (0, 1]"),
+            RepetitionPenalty = Get<double>("repetition_penalty", v => v > 0, "a positive number"),
+            NoRepeatNgramSize = Get<int>("no_repeat_ngram_size", v => v >= 0, "an integer >= 0"),
+            NumBeams = Get<int>("num_beams", v => v >= 1, "an integer >= 1"),
+            LengthPenalty = Get<double>("length_penalty", double.IsFinite, "a finite number"),
+            Seed = seed,
+        };
     }
 }
 

@@ -203,18 +203,14 @@ public static class InseqCallArguments
             var generation = new GenerationArguments();
             if (kwargs["generation_args"] is JsonObject g)
             {
-                var unknown = g.Select(kv => kv.Key).Where(k => k is not ("max_new_tokens" or "do_sample")).ToList();
+                var unknown = g.Select(kv => kv.Key).Where(k => !GenerationArguments.Keys.Contains(k)).ToList();
                 if (unknown.Count > 0)
                 {
                     unsupported = $"generation argument(s) {string.Join(", ", unknown)}";
                     return null;
                 }
 
-                generation = new GenerationArguments
-                {
-                    MaxNewTokens = g["max_new_tokens"]?.GetValue<int>(),
-                    DoSample = g["do_sample"]?.GetValue<bool>(),
-                };
+                generation = GenerationArguments.FromJson(g);
             }
 
             return new AttributionRequest(Strings(kwargs["input_texts"]) ?? [])
