@@ -184,10 +184,16 @@ internal sealed class AddedVocabulary
         return UnicodeText.IsWhitespace(s[start]);
     }
 
-    /// <summary>Longest pattern starting at a position, by first character.</summary>
+    /// <summary>Longest pattern starting at a position (a character trie).</summary>
     private sealed class Matcher
     {
-        private readonly Dictionary<char, List<(string Pattern, int Id)>> _byFirst = [];
+        private sealed class Node
+        {
+            public Dictionary<char, Node>? Children;
+            public int Id = -1;
+        }
+
+        private readonly Node _root = new();
 
         public Matcher(List<(string Pattern, int Id)> patterns)
         {
@@ -197,32 +203,38 @@ internal sealed class AddedVocabulary
                 {
                     continue;
                 }
-                if (!_byFirst.TryGetValue(pattern[0], out var list))
+                var node = _root;
+                foreach (char c in pattern)
                 {
-                    _byFirst[pattern[0]] = list = [];
+                    node.Children ??= [];
+                    if (!node.Children.TryGetValue(c, out var child))
+                    {
+                        child = new Node();
+                        node.Children[c] = child;
+                    }
+                    node = child;
                 }
-                list.Add((pattern, id));
-            }
-            foreach (var list in _byFirst.Values)
-            {
-                list.Sort((a, b) => b.Pattern.Length.CompareTo(a.Pattern.Length));
+                node.Id = id;
             }
         }
 
         public (int Length, int Id)? LongestAt(string s, int position)
         {
-            if (!_byFirst.TryGetValue(s[position], out var list))
+            (int, int)? best = null;
+            var node = _root;
+            for (int i = position; i < s.Length; i++)
             {
-                return null;
-            }
-            foreach (var (pattern, id) in list)
-            {
-                if (pattern.Length <= s.Length - position && string.CompareOrdinal(s, position, pattern, 0, pattern.Length) == 0)
+                if (node.Children is null || !node.Children.TryGetValue(s[i], out var child))
                 {
-                    return (pattern.Length, id);
+                    break;
+                }
+                node = child;
+                if (node.Id >= 0)
+                {
+                    best = (i + 1 - position, node.Id);
                 }
             }
-            return null;
+            return best;
         }
     }
 }
