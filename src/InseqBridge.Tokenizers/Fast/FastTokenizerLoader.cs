@@ -15,6 +15,13 @@ internal static class FastTokenizerLoader
         ["GemmaTokenizer"] = ("<bos>", "<eos>", "<unk>"),
     };
 
+    /// <summary>A <c>tokenizer.json</c> exactly as the Rust library runs it: no transformers rules, no clean-up.</summary>
+    public static FastTokenizer LoadFile(string path)
+    {
+        var json = TokenizerJson.Load(path);
+        return new FastTokenizer(json, "PreTrainedTokenizerFast", json.PostProcessor, cleanUpTokenizationSpaces: false, folder: null);
+    }
+
     public static FastTokenizer Load(TokenizerFolder folder, string? className)
     {
         var json = TokenizerJson.Load(folder.PathOf("tokenizer.json"));

@@ -33,7 +33,7 @@ internal sealed class SequenceNormalizer(IReadOnlyList<Normalizer> parts) : Norm
 
 internal sealed class UnicodeNormalizer(NormalizationForm form) : Normalizer
 {
-    public override string Normalize(string s, ref bool removedLeading) => s.Length == 0 ? s : s.Normalize(form);
+    public override string Normalize(string s, ref bool removedLeading) => UnicodeNormalization.Normalize(s, form);
 }
 
 internal sealed class LowercaseNormalizer : Normalizer
@@ -204,7 +204,7 @@ internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bo
         }
         if (stripAccents)
         {
-            s = new StripAccentsNormalizer().Normalize(s.Normalize(NormalizationForm.FormD), ref removedLeading);
+            s = new StripAccentsNormalizer().Normalize(UnicodeNormalization.Normalize(s, NormalizationForm.FormD), ref removedLeading);
         }
         if (lowercase)
         {
