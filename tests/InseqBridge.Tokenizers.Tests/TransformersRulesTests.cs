@@ -54,8 +54,11 @@ public sealed class TransformersRulesTests : IDisposable
         var asShipped = Load("gemma3", Config("gemma3"));
         Assert.Equal("GemmaTokenizerFast", asShipped.TokenizerClass);
         var withEos = Load("gemma3", Config("gemma3", c => c["add_eos_token"] = true));
-        int bos = asShipped.TokenToId("<bos>")!.Value;
-        int eos = asShipped.TokenToId("<eos>")!.Value;
+        // gemma3's config names bos_token "<bos>" and eos_token "<end_of_turn>"; the template uses the config's tokens.
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(RealTokenizers.Folder("gemma3"), "tokenizer_config.json")))!;
+        int bos = asShipped.TokenToId(config["bos_token"]!.GetValue<string>())!.Value;
+        int eos = asShipped.TokenToId(config["eos_token"]!.GetValue<string>())!.Value;
+        Assert.Equal((2, 106), (bos, eos));
         foreach (var r in oracle)
         {
             Assert.Equal(r.IdsWith, asShipped.Encode(r.Text));
