@@ -17,6 +17,9 @@ public sealed class AttributionOptions
     /// <summary><c>--model DIR</c>.</summary>
     public Option<string> Model { get; } = CommonOptions.Model();
 
+    /// <summary><c>--tokenizer fast|slow</c>.</summary>
+    public Option<string?> Tokenizer { get; } = CommonOptions.Tokenizer();
+
     /// <summary><c>--method ID</c>.</summary>
     public Option<string> Method { get; } = new("--method") { Description = "Attribution method id (see list-methods).", DefaultValueFactory = _ => "saliency", HelpName = "ID" };
 
@@ -93,6 +96,7 @@ public sealed class AttributionOptions
     [
         Model, Method, StepScores, AttributedFn, AttributeTarget, PosStart, PosEnd, MaxNewTokens, GenerationKwargs, NSteps,
         InternalBatchSize, IncludeEos, BatchSize, MethodArgs, StepArgs, FnArgs, Seed, Mode, Aggregate, Aggregator, AggregateFn, Overwrite,
+        Tokenizer,
     ];
 
     /// <summary>Adds every option to <paramref name="command"/>.</summary>

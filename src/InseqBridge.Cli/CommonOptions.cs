@@ -1,4 +1,5 @@
 using System.CommandLine;
+using InseqBridge.Tokenizers;
 
 namespace InseqBridge.Cli;
 
@@ -19,6 +20,27 @@ public static class CommonOptions
         Description = "Input text: the prompt (decoder-only) or the source text (encoder-decoder).",
         Required = true,
         HelpName = "TEXT",
+    };
+
+    /// <summary><c>--tokenizer fast|slow</c>: which tokenizer files to load (default: as AutoTokenizer does).</summary>
+    public static Option<string?> Tokenizer()
+    {
+        var option = new Option<string?>("--tokenizer")
+        {
+            Description = "Tokenizer files to load: fast (tokenizer.json) or slow (vocab.json + merges.txt, SentencePiece " +
+                          "models). Default: as AutoTokenizer, fast when the folder has tokenizer.json.",
+            HelpName = "fast|slow",
+        };
+        option.AcceptOnlyFromAmong("fast", "slow", "auto");
+        return option;
+    }
+
+    /// <summary>The <see cref="TokenizerKind"/> of a <c>--tokenizer</c> value (null: auto).</summary>
+    public static TokenizerKind TokenizerKindOf(string? value) => value switch
+    {
+        "fast" => TokenizerKind.Fast,
+        "slow" => TokenizerKind.Slow,
+        _ => TokenizerKind.Auto,
     };
 
     /// <summary><c>--overwrite</c>: replace existing output files.</summary>

@@ -45,25 +45,29 @@ public sealed class ProbeModel : IDisposable
     /// <exception cref="CheckpointException">The folder is missing or is not a checkpoint.</exception>
     /// <exception cref="UnsupportedModelException">The model type has no native implementation.</exception>
     /// <exception cref="TokenizerLoadException">The tokenizer files are missing or malformed.</exception>
-    public static ProbeModel Load(string directory)
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="tokenizerKind">Fast or slow tokenizer files (default: as AutoTokenizer).</param>
+    public static ProbeModel Load(string directory, TokenizerKind tokenizerKind = TokenizerKind.Auto)
     {
         ModelConfig config = ModelConfig.Load(directory);
         GenerationConfig generation = GenerationConfig.Load(directory, config);
-        IHfTokenizer tokenizer = LoadTokenizer(directory);
+        IHfTokenizer tokenizer = LoadTokenizer(directory, tokenizerKind);
         return new ProbeModel(directory, config, generation, tokenizer, TransformerLanguageModel.Load(directory, config));
     }
 
     /// <summary>Loads only the tokenizer of <paramref name="directory"/>.</summary>
     /// <exception cref="CheckpointException">The folder does not exist.</exception>
     /// <exception cref="TokenizerLoadException">The tokenizer files are missing or malformed.</exception>
-    public static IHfTokenizer LoadTokenizer(string directory)
+    /// <param name="directory">The checkpoint (or tokenizer-only) folder.</param>
+    /// <param name="kind">Fast or slow tokenizer files (default: as AutoTokenizer).</param>
+    public static IHfTokenizer LoadTokenizer(string directory, TokenizerKind kind = TokenizerKind.Auto)
     {
         if (!System.IO.Directory.Exists(directory))
         {
             throw new CheckpointException($"Checkpoint folder '{directory}' does not exist.");
         }
 
-        return HfTokenizer.Load(directory);
+        return HfTokenizer.Load(directory, kind);
     }
 
     /// <inheritdoc />

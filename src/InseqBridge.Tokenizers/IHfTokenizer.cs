@@ -42,7 +42,24 @@ public interface IHfTokenizer
 
     /// <summary>True when <paramref name="id"/> is one of the special tokens (<c>all_special_ids</c>).</summary>
     bool IsSpecial(int id);
+
+    /// <summary>
+    /// Encodes <paramref name="text"/> and returns the ids with their token strings, as the fast tokenizer's
+    /// <c>encoding.tokens</c> has them (for slow tokenizers: <see cref="ConvertIdsToTokens"/> of the ids).
+    /// </summary>
+    /// <param name="text">Text to encode.</param>
+    /// <param name="addSpecialTokens">Add the model's special tokens.</param>
+    EncodedTokens EncodeWithTokens(string text, bool addSpecialTokens = true)
+    {
+        var ids = Encode(text, addSpecialTokens);
+        return new EncodedTokens(ids, ConvertIdsToTokens(ids));
+    }
 }
+
+/// <summary>Ids with their token strings.</summary>
+/// <param name="Ids">The token ids.</param>
+/// <param name="Tokens">The token strings, one per id.</param>
+public sealed record EncodedTokens(IReadOnlyList<int> Ids, IReadOnlyList<string> Tokens);
 
 /// <summary>The special tokens of a tokenizer (null where the tokenizer has none).</summary>
 /// <param name="Bos">Beginning of sequence token and id.</param>

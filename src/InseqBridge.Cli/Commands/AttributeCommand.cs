@@ -96,7 +96,7 @@ public static class AttributeCommand
             // This process loads TorchSharp, so Python always runs in a worker process here.
             using IAttributionModel attributionModel = usePython
                 ? PythonAttributionModel.Load(modelDir, attributionMethod, new PythonBackendOptions { Python = parseResult.GetValue(python) }, PythonCli.LoadArguments())
-                : NativeAttributionModel.Load(modelDir, attributionMethod);
+                : NativeAttributionModel.Load(modelDir, attributionMethod, tokenizer: CommonOptions.TokenizerKindOf(parseResult.GetValue(shared.Tokenizer)));
             FeatureAttributionOutput result = attributionModel.Attribute(request);
             FeatureAttributionOutput shown = aggregation is not null ? result.Aggregate(aggregation) : result;
             if (savePath is not null)

@@ -21,6 +21,7 @@ public static class ForwardCommand
     public static Command Create()
     {
         Option<string> model = CommonOptions.Model();
+        Option<string?> tokenizer = CommonOptions.Tokenizer();
         Option<string> input = CommonOptions.Input();
         var decoderIds = new Option<string?>("--decoder-input-ids")
         {
@@ -29,7 +30,7 @@ public static class ForwardCommand
         };
         var save = new Option<string>("--save") { Description = "Safetensors file to write.", Required = true, HelpName = "FILE" };
         Option<bool> overwrite = CommonOptions.Overwrite();
-        var command = new Command("forward", "Run a forward pass and save the logits (probe).") { model, input, decoderIds, save, overwrite };
+        var command = new Command("forward", "Run a forward pass and save the logits (probe).") { model, input, decoderIds, save, overwrite, tokenizer };
         command.SetAction(parseResult =>
         {
             string path = parseResult.GetValue(save)!;
@@ -40,7 +41,7 @@ public static class ForwardCommand
             }
 
             int[]? decoder = ParseIds(parseResult.GetValue(decoderIds));
-            using ProbeModel probe = ProbeModel.Load(parseResult.GetValue(model)!);
+            using ProbeModel probe = ProbeModel.Load(parseResult.GetValue(model)!, CommonOptions.TokenizerKindOf(parseResult.GetValue(tokenizer)));
             if (decoder is not null && !probe.Model.IsEncoderDecoder)
             {
                 throw new CliUsageException("--decoder-input-ids applies to encoder-decoder models only.");

@@ -14,13 +14,14 @@ public static class GenerateCommand
     public static Command Create()
     {
         Option<string> model = CommonOptions.Model();
+        Option<string?> tokenizer = CommonOptions.Tokenizer();
         Option<string> input = CommonOptions.Input();
         var maxNewTokens = new Option<int?>("--max-new-tokens")
         {
             Description = "Maximum number of new tokens (default: from generation_config.json).",
             HelpName = "N",
         };
-        var command = new Command("generate", "Generate a continuation greedily (probe).") { model, input, maxNewTokens };
+        var command = new Command("generate", "Generate a continuation greedily (probe).") { model, input, maxNewTokens, tokenizer };
         command.SetAction(parseResult =>
         {
             int? maxNew = parseResult.GetValue(maxNewTokens);
@@ -29,7 +30,7 @@ public static class GenerateCommand
                 throw new CliUsageException($"--max-new-tokens must be >= 0 (got {maxNew}).");
             }
 
-            using ProbeModel probe = ProbeModel.Load(parseResult.GetValue(model)!);
+            using ProbeModel probe = ProbeModel.Load(parseResult.GetValue(model)!, CommonOptions.TokenizerKindOf(parseResult.GetValue(tokenizer)));
             IReadOnlyList<int> ids = Generate(probe, parseResult.GetValue(input)!, maxNew);
             string text = probe.Tokenizer.Decode(ids, skipSpecialTokens: true);
             JsonOutput.WriteLine(parseResult.InvocationConfiguration.Output, w =>

@@ -27,6 +27,7 @@ public static class ParityCommand
     public static Command Create()
     {
         Option<string> model = CommonOptions.Model();
+        Option<string?> tokenizer = CommonOptions.Tokenizer();
         var methods = new Option<string?>("--methods") { Description = $"Comma-separated method ids (default: {string.Join(",", DefaultMethods)}).", HelpName = "ID[,ID...]" };
         var cases = new Option<string?>("--cases")
         {
@@ -38,7 +39,7 @@ public static class ParityCommand
         var reference = new Option<string?>("--reference") { Description = "Folder of saved Inseq JSON files (<case id>.json) to compare with instead of running Python.", HelpName = "DIR" };
         var command = new Command("parity", "Compare the native backend with Python Inseq (live or saved outputs) case by case.")
         {
-            model, methods, cases, python, reference,
+            model, methods, cases, python, reference, tokenizer,
         };
         command.SetAction(parseResult =>
         {
@@ -59,7 +60,7 @@ public static class ParityCommand
                 throw new DirectoryNotFoundException($"Reference folder not found: {referenceDir}");
             }
 
-            using NativeAttributionModel native = NativeAttributionModel.Load(modelDir);
+            using NativeAttributionModel native = NativeAttributionModel.Load(modelDir, tokenizer: CommonOptions.TokenizerKindOf(parseResult.GetValue(tokenizer)));
             List<ParityCase> list = casesFile is null
                 ? DefaultCases(modelName, native.IsEncoderDecoder, methodIds)
                 : ReadCases(casesFile, modelName, methodIds);

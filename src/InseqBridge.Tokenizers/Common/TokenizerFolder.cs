@@ -38,6 +38,29 @@ internal sealed class TokenizerFolder
     /// <summary><c>tokenizer_class</c> from <c>tokenizer_config.json</c>, or null.</summary>
     public string? TokenizerClass => GetString("tokenizer_class");
 
+    /// <summary><c>model_type</c> from the folder's <c>config.json</c> (what AutoTokenizer falls back on), or null.</summary>
+    public string? ModelType
+    {
+        get
+        {
+            try
+            {
+                return ReadJsonIfPresent(Path.Combine(Directory, "config.json")) is { } config &&
+                       config.TryGetProperty("model_type", out var type) && type.ValueKind == JsonValueKind.String
+                    ? type.GetString()
+                    : null;
+            }
+            catch (TokenizerLoadException)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>True when <c>tokenizer_config.json</c> sets <paramref name="name"/> to a non-null value.</summary>
+    public bool HasSetting(string name) =>
+        _config is { } config && config.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null;
+
     /// <summary>Full path of a file in the folder.</summary>
     public string PathOf(string fileName) => Path.Combine(Directory, fileName);
 

@@ -82,14 +82,17 @@ public sealed class NativeAttributionModel : IAttributionModel
     /// <param name="directory">The checkpoint folder.</param>
     /// <param name="method">Default attribution method (default: saliency, as Inseq's CLI).</param>
     /// <param name="modelName">Name recorded as <c>model_name</c> (default: the folder path as given).</param>
-    public static NativeAttributionModel Load(string directory, AttributionMethod? method = null, string? modelName = null)
+    /// <param name="tokenizer">Which tokenizer files to load: <see cref="TokenizerKind.Auto"/> (as AutoTokenizer: the
+    /// fast <c>tokenizer.json</c> when present), <see cref="TokenizerKind.Fast"/> or <see cref="TokenizerKind.Slow"/>.</param>
+    public static NativeAttributionModel Load(string directory, AttributionMethod? method = null, string? modelName = null,
+        TokenizerKind tokenizer = TokenizerKind.Auto)
     {
         NativeAllocator.RetainFreedMemory();
         ModelConfig config = ModelConfig.Load(directory);
-        IHfTokenizer tokenizer = HfTokenizer.Load(directory);
+        IHfTokenizer hfTokenizer = HfTokenizer.Load(directory, tokenizer);
         GenerationConfig generation = GenerationConfig.Load(directory, config);
         TransformerLanguageModel model = TransformerLanguageModel.Load(directory, config);
-        return new NativeAttributionModel(modelName ?? directory, config, model, tokenizer, generation, method ?? new Saliency());
+        return new NativeAttributionModel(modelName ?? directory, config, model, hfTokenizer, generation, method ?? new Saliency());
     }
 
     /// <inheritdoc />
