@@ -58,7 +58,8 @@ public static class AttributeDatasetCommand
             AttributionMethod method = shared.CreateMethod(parseResult);
             _ = shared.CreateRequest(parseResult, method, ["check"], null); // bad flags fail before the model loads
             IAggregator[]? aggregation = shared.CreateAggregation(parseResult);
-            using NativeAttributionModel model = NativeAttributionModel.Load(parseResult.GetValue(shared.Model)!, method);
+            using NativeAttributionModel model = NativeAttributionModel.Load(
+                parseResult.GetValue(shared.Model)!, method, dtype: CommonOptions.ParseDType(parseResult.GetValue(shared.DType)));
             var options = new DatasetAttributionOptions(
                 directory,
                 JsonLines: parseResult.GetValue(jsonl),

@@ -82,15 +82,23 @@ public sealed class NativeAttributionModel : IAttributionModel
     /// <param name="directory">The checkpoint folder.</param>
     /// <param name="method">Default attribution method (default: saliency, as Inseq's CLI).</param>
     /// <param name="modelName">Name recorded as <c>model_name</c> (default: the folder path as given).</param>
-    public static NativeAttributionModel Load(string directory, AttributionMethod? method = null, string? modelName = null)
+    /// <param name="dtype">Precision of the weights and the compute (default float32, which matches transformers'
+    /// default load and Python Inseq; bfloat16/float16 halve the memory, Llama family only).</param>
+    public static NativeAttributionModel Load(string directory, AttributionMethod? method = null, string? modelName = null, ModelDType dtype = ModelDType.Float32)
     {
         NativeAllocator.RetainFreedMemory();
         ModelConfig config = ModelConfig.Load(directory);
         IHfTokenizer tokenizer = HfTokenizer.Load(directory);
         GenerationConfig generation = GenerationConfig.Load(directory, config);
-        TransformerLanguageModel model = TransformerLanguageModel.Load(directory, config);
+        TransformerLanguageModel model = TransformerLanguageModel.Load(directory, config, dtype);
         return new NativeAttributionModel(modelName ?? directory, config, model, tokenizer, generation, method ?? new Saliency());
     }
+
+    /// <summary>Wraps an already loaded network with a tokenizer of the caller's choice (tests drive the attribution
+    /// pipeline with token ids through a tokenizer that maps "12 34" to [12, 34]). Takes over <paramref name="model"/>.</summary>
+    internal static NativeAttributionModel Create(
+        string name, TransformerLanguageModel model, IHfTokenizer tokenizer, GenerationConfig generation, AttributionMethod? method = null) =>
+        new(name, model.Config, model, tokenizer, generation, method ?? new Saliency());
 
     /// <inheritdoc />
     public Task<FeatureAttributionOutput> AttributeAsync(
