@@ -80,7 +80,19 @@ public sealed class LlamaModel : TransformerLanguageModel
     public override Tensor EmbeddingMatrix => W("model.embed_tokens.weight");
 
     /// <inheritdoc />
-    public override Tensor LanguageModelHead(Tensor hidden) => nn.functional.linear(hidden, LmHead);
+    public override Tensor LanguageModelHead(Tensor hidden)
+    {
+        if (hidden.dtype == ComputeType)
+        {
+            Tensor logits = nn.functional.linear(hidden, LmHead);
+            return logits.dtype == ScalarType.Float32 ? logits : logits.to(ScalarType.Float32);
+        }
+
+        // Float32 hidden states of a reduced-precision model (e.g. read back through a replaced head) go in cast back.
+        using Tensor cast = hidden.to(ComputeType);
+        using Tensor reduced = nn.functional.linear(cast, LmHead);
+        return reduced.to(ScalarType.Float32);
+    }
 
     private Tensor LmHead => _config.TieWordEmbeddings ? EmbeddingMatrix : W("lm_head.weight");
 
