@@ -91,12 +91,15 @@ public sealed class AttributionOptions
     /// <summary><c>--overwrite</c>.</summary>
     public Option<bool> Overwrite { get; } = CommonOptions.Overwrite();
 
+    /// <summary><c>--dtype bfloat16|float16|float32</c>: precision of the native model's weights and compute.</summary>
+    public Option<string?> DType { get; } = CommonOptions.DType();
+
     /// <summary>The options, in help order.</summary>
     public IEnumerable<Option> All =>
     [
         Model, Method, StepScores, AttributedFn, AttributeTarget, PosStart, PosEnd, MaxNewTokens, GenerationKwargs, NSteps,
         InternalBatchSize, IncludeEos, BatchSize, MethodArgs, StepArgs, FnArgs, Seed, Mode, Aggregate, Aggregator, AggregateFn, Overwrite,
-        Tokenizer,
+        Tokenizer, DType,
     ];
 
     /// <summary>Adds every option to <paramref name="command"/>.</summary>

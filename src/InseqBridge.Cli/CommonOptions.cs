@@ -1,5 +1,6 @@
 using System.CommandLine;
 using InseqBridge.Tokenizers;
+using InseqBridge.TorchSharp.Checkpoints;
 
 namespace InseqBridge.Cli;
 
@@ -48,4 +49,44 @@ public static class CommonOptions
     {
         Description = "Replace output files that already exist.",
     };
+
+    /// <summary><c>--dtype bfloat16|float16|float32</c>: precision the native backend keeps the weights and computes in.</summary>
+    public static Option<string?> DType()
+    {
+        var option = new Option<string?>("--dtype")
+        {
+            Description = "Native backend: precision of the weights and the compute (default float32, which matches transformers' default load; " +
+                "bfloat16/float16 halve the memory, logits move by ~1e-2).",
+            HelpName = "bfloat16|float16|float32",
+        };
+        option.AcceptOnlyFromAmong([.. ModelDTypes.Names]);
+        return option;
+    }
+
+    /// <summary>The value of a <see cref="DType"/> option (float32 when absent).</summary>
+    public static ModelDType ParseDType(string? value) => value is null ? ModelDType.Float32 : ModelDTypes.Parse(value);
+
+    /// <summary><c>--input-ids 1,2,3</c>: token ids used as they are instead of tokenizing <c>--input</c>.</summary>
+    public static Option<string?> InputIds() => new("--input-ids")
+    {
+        Description = "Comma-separated input token ids, used as they are (no tokenizer, no special tokens added), instead of --input.",
+        HelpName = "IDS",
+    };
+
+    /// <summary>Parses comma-separated token ids (e.g. <c>2,45,7</c>).</summary>
+    /// <exception cref="CliUsageException">Not a list of non-negative integers.</exception>
+    public static int[] ParseIds(string text, string option)
+    {
+        string[] parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var ids = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ids[i]))
+            {
+                throw new CliUsageException($"{option}: '{parts[i]}' is not a token id (expected e.g. 2,45,7).");
+            }
+        }
+
+        return ids.Length > 0 ? ids : throw new CliUsageException($"{option} needs at least one id.");
+    }
 }

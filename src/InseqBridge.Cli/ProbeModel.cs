@@ -11,12 +11,16 @@ namespace InseqBridge.Cli;
 /// </summary>
 public sealed class ProbeModel : IDisposable
 {
-    private ProbeModel(string directory, ModelConfig config, GenerationConfig generation, IHfTokenizer tokenizer, TransformerLanguageModel model)
+    private readonly IHfTokenizer? _tokenizer;
+    private readonly Exception? _tokenizerError;
+
+    private ProbeModel(string directory, ModelConfig config, GenerationConfig generation, IHfTokenizer? tokenizer, Exception? tokenizerError, TransformerLanguageModel model)
     {
         Directory = directory;
         Config = config;
         Generation = generation;
-        Tokenizer = tokenizer;
+        _tokenizer = tokenizer;
+        _tokenizerError = tokenizerError;
         Model = model;
     }
 
@@ -30,7 +34,11 @@ public sealed class ProbeModel : IDisposable
     public GenerationConfig Generation { get; }
 
     /// <summary>The checkpoint's tokenizer.</summary>
-    public IHfTokenizer Tokenizer { get; }
+    /// <exception cref="TokenizerLoadException">It was loaded without one and the tokenizer files do not load.</exception>
+    public IHfTokenizer Tokenizer => _tokenizer ?? throw (_tokenizerError ?? new TokenizerLoadException($"No tokenizer was loaded from {Directory}."));
+
+    /// <summary>The tokenizer, or null when it was optional and did not load.</summary>
+    public IHfTokenizer? OptionalTokenizer => _tokenizer;
 
     /// <summary>The loaded model.</summary>
     public TransformerLanguageModel Model { get; }
@@ -47,12 +55,31 @@ public sealed class ProbeModel : IDisposable
     /// <exception cref="TokenizerLoadException">The tokenizer files are missing or malformed.</exception>
     /// <param name="directory">The checkpoint folder.</param>
     /// <param name="tokenizerKind">Fast or slow tokenizer files (default: as AutoTokenizer).</param>
-    public static ProbeModel Load(string directory, TokenizerKind tokenizerKind = TokenizerKind.Auto)
+    public static ProbeModel Load(string directory, TokenizerKind tokenizerKind = TokenizerKind.Auto) =>
+        Load(directory, ModelDType.Float32, tokenizerRequired: true, tokenizerKind);
+
+    /// <summary>Loads everything from <paramref name="directory"/>, the weights in <paramref name="dtype"/>.</summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="dtype">Precision of the weights and the compute.</param>
+    /// <param name="tokenizerRequired">False when the caller passes token ids: a tokenizer that does not load is then
+    /// not an error (<see cref="OptionalTokenizer"/> is null).</param>
+    /// <param name="tokenizerKind">Fast or slow tokenizer files (default: as AutoTokenizer).</param>
+    public static ProbeModel Load(string directory, ModelDType dtype, bool tokenizerRequired, TokenizerKind tokenizerKind = TokenizerKind.Auto)
     {
         ModelConfig config = ModelConfig.Load(directory);
         GenerationConfig generation = GenerationConfig.Load(directory, config);
-        IHfTokenizer tokenizer = LoadTokenizer(directory, tokenizerKind);
-        return new ProbeModel(directory, config, generation, tokenizer, TransformerLanguageModel.Load(directory, config));
+        IHfTokenizer? tokenizer = null;
+        Exception? tokenizerError = null;
+        try
+        {
+            tokenizer = LoadTokenizer(directory, tokenizerKind);
+        }
+        catch (Exception e) when (!tokenizerRequired && e is not OutOfMemoryException)
+        {
+            tokenizerError = e;
+        }
+
+        return new ProbeModel(directory, config, generation, tokenizer, tokenizerError, TransformerLanguageModel.Load(directory, config, dtype));
     }
 
     /// <summary>Loads only the tokenizer of <paramref name="directory"/>.</summary>

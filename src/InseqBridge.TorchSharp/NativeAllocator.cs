@@ -25,7 +25,7 @@ public static class NativeAllocator
 
     /// <summary>
     /// Applies the tuning once per process (glibc on Linux only; elsewhere, or when the environment variable
-    /// <c>INSEQ_BRIDGE_MALLOC_TUNING</c> is <c>0</c>, nothing changes). <see cref="Attribution.NativeAttributionModel.Load(string, InseqBridge.Attribution.AttributionMethod?, string?, InseqBridge.Tokenizers.TokenizerKind)"/>
+    /// <c>INSEQ_BRIDGE_MALLOC_TUNING</c> is <c>0</c>, nothing changes). <see cref="Attribution.NativeAttributionModel.Load(string, InseqBridge.Attribution.AttributionMethod?, string?, InseqBridge.Tokenizers.TokenizerKind, Checkpoints.ModelDType)"/>
     /// calls it. Returns whether the thresholds were set.
     /// </summary>
     public static bool RetainFreedMemory() => Applied.Value;

@@ -32,6 +32,31 @@ public static class Fixtures
 
     public static string ModelDir(string name) => Path.Combine(ParityDir, "models", name);
 
+    /// <summary>tests/fixtures/parity-real: small bf16/fp16/sharded checkpoints with transformers 4.46 references.</summary>
+    public static string ParityRealDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "parity-real");
+
+    public static string RealModelDir(string name) => Path.Combine(ParityRealDir, "models", name);
+
+    /// <summary>The real-checkpoint fixtures (see tests/fixtures/parity-real/README.md).</summary>
+    public static IEnumerable<string> RealModelNames => ["llama3_tied_rope", "mistral_swa_sharded", "qwen2_tied_fp16"];
+
+    /// <summary>A loaded real-checkpoint fixture (float32), shared by the tests.</summary>
+    public static TransformerLanguageModel RealModel(string name)
+    {
+        lock (Models)
+        {
+            string key = "real:" + name;
+            if (!Models.TryGetValue(key, out var model))
+            {
+                string dir = RealModelDir(name);
+                model = TransformerLanguageModel.Load(dir, ModelConfig.Load(dir));
+                Models[key] = model;
+            }
+
+            return model;
+        }
+    }
+
     public static IEnumerable<string> ModelNames => ["gpt2", "bart", "llama", "qwen2", "marian", "t5"];
 
     public static JsonDocument Json(string path) => JsonDocument.Parse(File.ReadAllBytes(path));

@@ -61,6 +61,11 @@ public static class AttributeCommand
                 throw new CliUsageException("--python needs --backend python.");
             }
 
+            if (usePython && parseResult.GetValue(shared.DType) is not null)
+            {
+                throw new CliUsageException("--dtype applies to the native backend (Python Inseq loads the model in float32).");
+            }
+
             AttributionMethod attributionMethod = shared.CreateMethod(parseResult, usePython ? InseqMethod.Resolve : null);
             string[] inputs = parseResult.GetValue(input) ?? [];
             string[]? forced = parseResult.GetValue(generated) is { Length: > 0 } g ? g : null;
@@ -96,7 +101,8 @@ public static class AttributeCommand
             // This process loads TorchSharp, so Python always runs in a worker process here.
             using IAttributionModel attributionModel = usePython
                 ? PythonAttributionModel.Load(modelDir, attributionMethod, new PythonBackendOptions { Python = parseResult.GetValue(python) }, PythonCli.LoadArguments())
-                : NativeAttributionModel.Load(modelDir, attributionMethod, tokenizer: CommonOptions.TokenizerKindOf(parseResult.GetValue(shared.Tokenizer)));
+                : NativeAttributionModel.Load(modelDir, attributionMethod, tokenizer: CommonOptions.TokenizerKindOf(parseResult.GetValue(shared.Tokenizer)),
+                    dtype: CommonOptions.ParseDType(parseResult.GetValue(shared.DType)));
             FeatureAttributionOutput result = attributionModel.Attribute(request);
             FeatureAttributionOutput shown = aggregation is not null ? result.Aggregate(aggregation) : result;
             if (savePath is not null)

@@ -59,7 +59,8 @@ public static class AttributeDatasetCommand
             _ = shared.CreateRequest(parseResult, method, ["check"], null); // bad flags fail before the model loads
             IAggregator[]? aggregation = shared.CreateAggregation(parseResult);
             using NativeAttributionModel model = NativeAttributionModel.Load(parseResult.GetValue(shared.Model)!, method,
-                tokenizer: CommonOptions.TokenizerKindOf(parseResult.GetValue(shared.Tokenizer)));
+                tokenizer: CommonOptions.TokenizerKindOf(parseResult.GetValue(shared.Tokenizer)),
+                dtype: CommonOptions.ParseDType(parseResult.GetValue(shared.DType)));
             var options = new DatasetAttributionOptions(
                 directory,
                 JsonLines: parseResult.GetValue(jsonl),

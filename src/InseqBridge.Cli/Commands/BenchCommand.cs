@@ -47,7 +47,8 @@ public static partial class BenchCommand
         var repeats = new Option<int?>("--repeats") { Description = "Timed runs per case (default: 5 with --quick, 3 otherwise).", HelpName = "N" };
         var only = new Option<string[]>("--only")
         {
-            Description = "Run only these cases, as MODEL or MODEL:METHOD (e.g. gpt2-small:integrated_gradients); repeatable.",
+            Description = "Run only these cases, as MODEL or MODEL:METHOD (e.g. gpt2-small:integrated_gradients); repeatable. " +
+                $"'{Llama1BCase}' (never run by default) loads a random-weight Llama-3.2-1B-shaped bf16 checkpoint in float32 and bfloat16: load time, peak RSS, saliency.",
             HelpName = "CASE",
             AllowMultipleArgumentsPerToken = true,
         };
@@ -71,6 +72,17 @@ public static partial class BenchCommand
     {
         bool Selected(string model, string? method) => only.Length == 0 || only.Any(o =>
             o == model || (method is not null && o == model + ":" + method) || (method is null && o.StartsWith(model + ":", StringComparison.Ordinal)));
+        if (only.Contains(Llama1BCase))
+        {
+            // Heavy (a 1.2B-parameter model in float32 and bfloat16): only when asked for by name.
+            int code = RunLlama1B(python, jsonPath, modelsDir, output);
+            only = only.Where(o => o != Llama1BCase).ToArray();
+            if (only.Length == 0)
+            {
+                return code;
+            }
+        }
+
         int repeats = repeatOption ?? (quick ? 5 : 3);
         if (repeats < 1)
         {

@@ -11,6 +11,7 @@ namespace InseqBridge.Cli.Commands;
 /// <c>forward</c>: runs one forward pass and saves the logits as a safetensors file holding one F32 tensor
 /// <c>logits</c> of shape [positions, vocab]. Decoder-only models: logits over the tokenized input.
 /// Encoder-decoders: the decoder's logits over <c>--decoder-input-ids</c> (default: the decoder start token).
+/// <c>--input-ids 1,2,3</c> replaces <c>--input</c>: the ids go in as they are (no tokenizer needed).
 /// </summary>
 public static class ForwardCommand
 {
@@ -23,6 +24,9 @@ public static class ForwardCommand
         Option<string> model = CommonOptions.Model();
         Option<string?> tokenizer = CommonOptions.Tokenizer();
         Option<string> input = CommonOptions.Input();
+        input.Required = false;
+        Option<string?> inputIds = CommonOptions.InputIds();
+        Option<string?> dtype = CommonOptions.DType();
         var decoderIds = new Option<string?>("--decoder-input-ids")
         {
             Description = "Encoder-decoders: comma-separated decoder input ids (default: the decoder start token).",
@@ -30,7 +34,7 @@ public static class ForwardCommand
         };
         var save = new Option<string>("--save") { Description = "Safetensors file to write.", Required = true, HelpName = "FILE" };
         Option<bool> overwrite = CommonOptions.Overwrite();
-        var command = new Command("forward", "Run a forward pass and save the logits (probe).") { model, input, decoderIds, save, overwrite, tokenizer };
+        var command = new Command("forward", "Run a forward pass and save the logits (probe).") { model, input, inputIds, decoderIds, save, overwrite, dtype, tokenizer };
         command.SetAction(parseResult =>
         {
             string path = parseResult.GetValue(save)!;
@@ -40,14 +44,17 @@ public static class ForwardCommand
                 throw new OutputFileExistsException(path);
             }
 
-            int[]? decoder = ParseIds(parseResult.GetValue(decoderIds));
-            using ProbeModel probe = ProbeModel.Load(parseResult.GetValue(model)!, CommonOptions.TokenizerKindOf(parseResult.GetValue(tokenizer)));
+            int[]? decoder = parseResult.GetValue(decoderIds) is string d ? CommonOptions.ParseIds(d, "--decoder-input-ids") : null;
+            int[]? givenIds = InputIdsOrText(parseResult, input, inputIds);
+            using ProbeModel probe = ProbeModel.Load(
+                parseResult.GetValue(model)!, CommonOptions.ParseDType(parseResult.GetValue(dtype)), tokenizerRequired: givenIds is null,
+                CommonOptions.TokenizerKindOf(parseResult.GetValue(tokenizer)));
             if (decoder is not null && !probe.Model.IsEncoderDecoder)
             {
                 throw new CliUsageException("--decoder-input-ids applies to encoder-decoder models only.");
             }
 
-            IReadOnlyList<int> ids = probe.Tokenizer.Encode(parseResult.GetValue(input)!);
+            IReadOnlyList<int> ids = givenIds ?? probe.Tokenizer.Encode(parseResult.GetValue(input)!);
             (float[] logits, long positions, long vocab) = Logits(probe, ids, decoder);
             byte[] blob = SafetensorsFormat.Write(
                 [KeyValuePair.Create(TensorName, SafetensorsTensor.FromFloats(SafetensorsDType.F32, logits, positions, vocab))]);
@@ -97,23 +104,17 @@ public static class ForwardCommand
         return (cpu.data<float>().ToArray(), cpu.shape[0], cpu.shape[1]);
     }
 
-    private static int[]? ParseIds(string? text)
+    /// <summary>The ids of <c>--input-ids</c>, or null when <c>--input</c> is given; exactly one of them is required.</summary>
+    internal static int[]? InputIdsOrText(ParseResult parseResult, Option<string> input, Option<string?> inputIds)
     {
-        if (text is null)
+        string? text = parseResult.GetValue(input);
+        string? ids = parseResult.GetValue(inputIds);
+        return (text, ids) switch
         {
-            return null;
-        }
-
-        string[] parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        var ids = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-        {
-            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out ids[i]))
-            {
-                throw new CliUsageException($"--decoder-input-ids: '{parts[i]}' is not a token id (expected e.g. 2,45,7).");
-            }
-        }
-
-        return ids.Length > 0 ? ids : throw new CliUsageException("--decoder-input-ids needs at least one id.");
+            (null, null) => throw new CliUsageException("Give the input as --input TEXT or as --input-ids 1,2,3."),
+            (not null, not null) => throw new CliUsageException("Give either --input or --input-ids, not both."),
+            (null, string list) => CommonOptions.ParseIds(list, "--input-ids"),
+            _ => null,
+        };
     }
 }

@@ -6,7 +6,9 @@ namespace InseqBridge.Cli.Commands;
 /// <summary>
 /// <c>generate</c>: greedy generation, printed as <c>{"ids": [...], "text": "..."}</c>. <c>ids</c> is what
 /// transformers' <c>generate</c> returns minus the prompt: the new tokens (decoder-only) or the decoder start
-/// token followed by the new tokens (encoder-decoder); <c>text</c> decodes them skipping special tokens.
+/// token followed by the new tokens (encoder-decoder); <c>text</c> decodes them skipping special tokens (null when
+/// <c>--input-ids</c> replaced <c>--input</c> and the folder's tokenizer does not load). Generation stops at any of
+/// the eos ids of generation_config.json (or config.json).
 /// </summary>
 public static class GenerateCommand
 {
@@ -16,12 +18,15 @@ public static class GenerateCommand
         Option<string> model = CommonOptions.Model();
         Option<string?> tokenizer = CommonOptions.Tokenizer();
         Option<string> input = CommonOptions.Input();
+        input.Required = false;
+        Option<string?> inputIds = CommonOptions.InputIds();
+        Option<string?> dtype = CommonOptions.DType();
         var maxNewTokens = new Option<int?>("--max-new-tokens")
         {
             Description = "Maximum number of new tokens (default: from generation_config.json).",
             HelpName = "N",
         };
-        var command = new Command("generate", "Generate a continuation greedily (probe).") { model, input, maxNewTokens, tokenizer };
+        var command = new Command("generate", "Generate a continuation greedily (probe).") { model, input, inputIds, maxNewTokens, dtype, tokenizer };
         command.SetAction(parseResult =>
         {
             int? maxNew = parseResult.GetValue(maxNewTokens);
@@ -30,13 +35,23 @@ public static class GenerateCommand
                 throw new CliUsageException($"--max-new-tokens must be >= 0 (got {maxNew}).");
             }
 
-            using ProbeModel probe = ProbeModel.Load(parseResult.GetValue(model)!, CommonOptions.TokenizerKindOf(parseResult.GetValue(tokenizer)));
-            IReadOnlyList<int> ids = Generate(probe, parseResult.GetValue(input)!, maxNew);
-            string text = probe.Tokenizer.Decode(ids, skipSpecialTokens: true);
+            int[]? givenIds = ForwardCommand.InputIdsOrText(parseResult, input, inputIds);
+            using ProbeModel probe = ProbeModel.Load(
+                parseResult.GetValue(model)!, CommonOptions.ParseDType(parseResult.GetValue(dtype)), tokenizerRequired: givenIds is null,
+                CommonOptions.TokenizerKindOf(parseResult.GetValue(tokenizer)));
+            IReadOnlyList<int> ids = Generate(probe, givenIds ?? probe.Tokenizer.Encode(parseResult.GetValue(input)!), maxNew);
+            string? text = probe.OptionalTokenizer?.Decode(ids, skipSpecialTokens: true);
             JsonOutput.WriteLine(parseResult.InvocationConfiguration.Output, w =>
             {
                 w.WriteArray("ids", ids);
-                w.WriteString("text", text);
+                if (text is null)
+                {
+                    w.WriteNull("text");
+                }
+                else
+                {
+                    w.WriteString("text", text);
+                }
             });
             return ExitCodes.Success;
         });
@@ -47,7 +62,13 @@ public static class GenerateCommand
     public static IReadOnlyList<int> Generate(ProbeModel probe, string input, int? maxNewTokens)
     {
         ArgumentNullException.ThrowIfNull(probe);
-        IReadOnlyList<int> prompt = probe.Tokenizer.Encode(input);
+        return Generate(probe, probe.Tokenizer.Encode(input), maxNewTokens);
+    }
+
+    /// <summary>Generates from the token ids <paramref name="prompt"/> (used as they are).</summary>
+    public static IReadOnlyList<int> Generate(ProbeModel probe, IReadOnlyList<int> prompt, int? maxNewTokens)
+    {
+        ArgumentNullException.ThrowIfNull(probe);
         int[] generated = Generator.Generate(
             probe.Model, probe.Generation, [prompt], new GenerationOptions { MaxNewTokens = maxNewTokens })[0];
         return probe.Model.IsEncoderDecoder ? [probe.DecoderStartTokenId, .. generated] : generated;

@@ -84,16 +84,24 @@ public sealed class NativeAttributionModel : IAttributionModel
     /// <param name="modelName">Name recorded as <c>model_name</c> (default: the folder path as given).</param>
     /// <param name="tokenizer">Which tokenizer files to load: <see cref="TokenizerKind.Auto"/> (as AutoTokenizer: the
     /// fast <c>tokenizer.json</c> when present), <see cref="TokenizerKind.Fast"/> or <see cref="TokenizerKind.Slow"/>.</param>
+    /// <param name="dtype">Precision of the weights and the compute (default float32, which matches transformers'
+    /// default load and Python Inseq; bfloat16/float16 halve the memory, Llama family only).</param>
     public static NativeAttributionModel Load(string directory, AttributionMethod? method = null, string? modelName = null,
-        TokenizerKind tokenizer = TokenizerKind.Auto)
+        TokenizerKind tokenizer = TokenizerKind.Auto, ModelDType dtype = ModelDType.Float32)
     {
         NativeAllocator.RetainFreedMemory();
         ModelConfig config = ModelConfig.Load(directory);
         IHfTokenizer hfTokenizer = HfTokenizer.Load(directory, tokenizer);
         GenerationConfig generation = GenerationConfig.Load(directory, config);
-        TransformerLanguageModel model = TransformerLanguageModel.Load(directory, config);
+        TransformerLanguageModel model = TransformerLanguageModel.Load(directory, config, dtype);
         return new NativeAttributionModel(modelName ?? directory, config, model, hfTokenizer, generation, method ?? new Saliency());
     }
+
+    /// <summary>Wraps an already loaded network with a tokenizer of the caller's choice (tests drive the attribution
+    /// pipeline with token ids through a tokenizer that maps "12 34" to [12, 34]). Takes over <paramref name="model"/>.</summary>
+    internal static NativeAttributionModel Create(
+        string name, TransformerLanguageModel model, IHfTokenizer tokenizer, GenerationConfig generation, AttributionMethod? method = null) =>
+        new(name, model.Config, model, tokenizer, generation, method ?? new Saliency());
 
     /// <inheritdoc />
     public Task<FeatureAttributionOutput> AttributeAsync(

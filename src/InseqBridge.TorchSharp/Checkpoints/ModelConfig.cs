@@ -232,8 +232,28 @@ public sealed record LlamaConfig : ModelConfig
     /// <summary><c>rope_theta</c>.</summary>
     public required double RopeTheta { get; init; }
 
+    /// <summary><c>max_position_embeddings</c> (also <see cref="ModelConfig.MaxPositions"/>, except with dynamic rope
+    /// scaling, which extends the context beyond it).</summary>
+    public required int MaxPositionEmbeddings { get; init; }
+
+    /// <summary><c>rope_scaling</c> (null: plain RoPE).</summary>
+    public RopeScaling? RopeScaling { get; init; }
+
     /// <summary>Whether q/k/v projections have biases (Qwen2 always; Llama with <c>attention_bias</c>).</summary>
     public required bool AttentionBias { get; init; }
+
+    /// <summary>Whether the attention output projection has a bias (Llama with <c>attention_bias</c>; never Qwen2 or Mistral).</summary>
+    public bool OutputBias { get; init; }
+
+    /// <summary><c>mlp_bias</c> (Llama): gate/up/down projections have biases.</summary>
+    public bool MlpBias { get; init; }
+
+    /// <summary>
+    /// Sliding attention window of each layer (null: full causal attention): Mistral's <c>sliding_window</c> on every
+    /// layer; Qwen2's on layers from <c>max_window_layers</c> on when <c>use_sliding_window</c> is true; or as listed by
+    /// <c>layer_types</c> when config.json has it. A query at position i sees keys i - window + 1 .. i.
+    /// </summary>
+    public IReadOnlyList<int?> LayerSlidingWindows { get; init; } = [];
 
     /// <summary><c>hidden_act</c>.</summary>
     public required string Activation { get; init; }
@@ -244,39 +264,161 @@ public sealed record LlamaConfig : ModelConfig
     internal static LlamaConfig Read(ConfigReader r)
     {
         string type = r.String("model_type")!;
-        if (r.Has("rope_scaling"))
-        {
-            throw new UnsupportedModelException(
-                $"{r.Path}: rope_scaling is set; the native backend implements plain RoPE only. Use the Python backend for this checkpoint.");
-        }
-
         int hidden = r.Int("hidden_size");
         int heads = r.Int("num_attention_heads");
+        int layers = r.Int("num_hidden_layers");
+        int maxPositions = r.Int("max_position_embeddings", 2048);
+        bool llamaBias = type == "llama" && r.Bool("attention_bias", false);
+        RopeScaling? rope = RopeScaling.Read(r);
         return new LlamaConfig
         {
             ModelType = type,
             ModelClass = r.ModelClass(type switch { "qwen2" => "Qwen2ForCausalLM", "mistral" => "MistralForCausalLM", _ => "LlamaForCausalLM" }),
             VocabSize = r.Int("vocab_size"),
             IsEncoderDecoder = false,
-            MaxPositions = r.Int("max_position_embeddings", 2048),
+            MaxPositions = rope?.Type == "dynamic" ? null : maxPositions,
+            MaxPositionEmbeddings = maxPositions,
             TieWordEmbeddings = r.Bool("tie_word_embeddings", false),
             BosTokenId = r.IntOrNull("bos_token_id"),
             EosTokenIds = r.IntList("eos_token_id"),
             PadTokenId = r.IntOrNull("pad_token_id"),
             Raw = r.Root,
             HiddenSize = hidden,
-            Layers = r.Int("num_hidden_layers"),
+            Layers = layers,
             Heads = heads,
             KeyValueHeads = r.Int("num_key_value_heads", heads),
             HeadDim = r.Int("head_dim", hidden / heads),
             IntermediateSize = r.Int("intermediate_size"),
             RmsNormEpsilon = r.Double("rms_norm_eps", 1e-6),
             RopeTheta = r.Double("rope_theta", 10000.0),
-            AttentionBias = type == "qwen2" || r.Bool("attention_bias", false),
+            RopeScaling = rope,
+            AttentionBias = type == "qwen2" || llamaBias,
+            OutputBias = llamaBias,
+            MlpBias = type == "llama" && r.Bool("mlp_bias", false),
+            LayerSlidingWindows = SlidingWindows(r, type, layers),
             Activation = r.String("hidden_act") ?? "silu",
             AttentionDropout = r.Double("attention_dropout", 0.0),
         };
     }
+
+    private static int?[] SlidingWindows(ConfigReader r, string type, int layers)
+    {
+        int? window = type switch
+        {
+            "mistral" => r.IntOrNull("sliding_window"),
+            "qwen2" => r.Bool("use_sliding_window", false) ? r.IntOrNull("sliding_window") : null,
+            _ => null,
+        };
+        var result = new int?[layers];
+        if (window is null)
+        {
+            return result;
+        }
+
+        if (window <= 0)
+        {
+            throw new CheckpointException($"{r.Path}: sliding_window must be positive (got {window}).");
+        }
+
+        if (r.Has("layer_types"))
+        {
+            string[] kinds = r.Root.GetProperty("layer_types").EnumerateArray().Select(k => k.GetString() ?? string.Empty).ToArray();
+            if (kinds.Length != layers)
+            {
+                throw new CheckpointException($"{r.Path}: layer_types lists {kinds.Length} layers but num_hidden_layers is {layers}.");
+            }
+
+            for (int i = 0; i < layers; i++)
+            {
+                result[i] = kinds[i] switch
+                {
+                    "sliding_attention" => window,
+                    "full_attention" => null,
+                    _ => throw new UnsupportedModelException($"{r.Path}: layer type '{kinds[i]}' is not supported (supported: full_attention, sliding_attention)."),
+                };
+            }
+
+            return result;
+        }
+
+        // Qwen2 slides only from max_window_layers on (transformers' layer_types default); Mistral on every layer.
+        int first = type == "qwen2" ? r.Int("max_window_layers", 28) : 0;
+        for (int i = first; i < layers; i++)
+        {
+            result[i] = window;
+        }
+
+        return result;
+    }
+}
+
+/// <summary>
+/// <c>rope_scaling</c> of the Llama family, as transformers' <c>modeling_rope_utils</c> computes the inverse
+/// frequencies for it.
+/// </summary>
+public sealed record RopeScaling
+{
+    /// <summary>The rope types implemented natively.</summary>
+    public static IReadOnlyList<string> SupportedTypes { get; } = ["default", "linear", "dynamic", "llama3"];
+
+    /// <summary><c>rope_type</c> (or the older key <c>type</c>): default, linear, dynamic or llama3.</summary>
+    public required string Type { get; init; }
+
+    /// <summary><c>factor</c>.</summary>
+    public double Factor { get; init; } = 1.0;
+
+    /// <summary><c>low_freq_factor</c> (llama3).</summary>
+    public double LowFreqFactor { get; init; }
+
+    /// <summary><c>high_freq_factor</c> (llama3).</summary>
+    public double HighFreqFactor { get; init; }
+
+    /// <summary><c>original_max_position_embeddings</c> (llama3).</summary>
+    public double OriginalMaxPositionEmbeddings { get; init; }
+
+    internal static RopeScaling? Read(ConfigReader r)
+    {
+        if (!r.Has("rope_scaling"))
+        {
+            return null;
+        }
+
+        JsonElement e = r.Root.GetProperty("rope_scaling");
+        if (e.ValueKind != JsonValueKind.Object)
+        {
+            throw new CheckpointException($"{r.Path}: rope_scaling must be an object or null.");
+        }
+
+        string? type = Text(e, "rope_type") ?? Text(e, "type");
+        if (type is null)
+        {
+            throw new CheckpointException($"{r.Path}: rope_scaling has no 'rope_type' (or 'type').");
+        }
+
+        double Number(string key) => e.TryGetProperty(key, out JsonElement v) && v.ValueKind == JsonValueKind.Number
+            ? v.GetDouble()
+            : throw new CheckpointException($"{r.Path}: rope_scaling of type '{type}' needs '{key}'.");
+
+        return type switch
+        {
+            "default" => new RopeScaling { Type = type },
+            "linear" or "dynamic" => new RopeScaling { Type = type, Factor = Number("factor") },
+            "llama3" => new RopeScaling
+            {
+                Type = type,
+                Factor = Number("factor"),
+                LowFreqFactor = Number("low_freq_factor"),
+                HighFreqFactor = Number("high_freq_factor"),
+                OriginalMaxPositionEmbeddings = Number("original_max_position_embeddings"),
+            },
+            _ => throw new UnsupportedModelException(
+                $"{r.Path}: rope_scaling type '{type}' is not supported by the native backend (supported: {string.Join(", ", SupportedTypes)}). " +
+                "Use the Python backend (--backend python) for this checkpoint."),
+        };
+    }
+
+    private static string? Text(JsonElement e, string key) =>
+        e.TryGetProperty(key, out JsonElement v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 }
 
 /// <summary>BART and Marian (post-LayerNorm encoder-decoders; Marian uses sinusoidal positions and no embedding LayerNorm).</summary>

@@ -46,10 +46,27 @@ public abstract class TransformerLanguageModel : IDisposable
     /// <summary>Names of the loaded weights (checkpoint keys).</summary>
     public IEnumerable<string> WeightNames => _weights.Keys;
 
-    /// <summary>Decoder token embeddings, scaled: [batch, seq] ids → [batch, seq, hidden].</summary>
+    /// <summary>The dtype the weights are kept and computed in (float32 unless loaded in bfloat16 or float16).</summary>
+    public ScalarType ComputeType => EmbeddingMatrix.dtype;
+
+    /// <summary>
+    /// Whether the architecture computes correctly with bfloat16/float16 weights (it casts its inputs with
+    /// <see cref="ToComputeType"/>). Loading in a reduced precision is refused for the others.
+    /// </summary>
+    public virtual bool SupportsReducedPrecision => false;
+
+    /// <summary>Decoder token embeddings, scaled: [batch, seq] ids → [batch, seq, hidden], in float32 whatever the
+    /// compute dtype (attribution differentiates them; the forward casts them to <see cref="ComputeType"/>).</summary>
     public virtual Tensor EmbedDecoderTokens(Tensor ids)
     {
         Tensor e = TransformerOps.Embedding(ids, EmbeddingMatrix);
+        if (e.dtype != ScalarType.Float32)
+        {
+            Tensor reduced = e;
+            e = reduced.to(ScalarType.Float32);
+            reduced.Dispose();
+        }
+
         if (EmbedScale == 1.0)
         {
             return e;
@@ -104,12 +121,17 @@ public abstract class TransformerLanguageModel : IDisposable
     /// </summary>
     public abstract Tensor LanguageModelHead(Tensor hidden);
 
-    /// <summary>What <see cref="DecoderOutput.Logits"/> holds: the head (or its replacement) on the positions it reads.</summary>
+    /// <summary>What <see cref="DecoderOutput.Logits"/> holds: the head (or its replacement) on the positions it
+    /// reads, in float32 (a reduced-precision model's logits are upcast).</summary>
     protected Tensor ApplyHead(Tensor hidden, ForwardOptions options)
     {
         Tensor read = TransformerOps.HeadInput(hidden, options);
-        return options.Head is { } head ? head(read) : LanguageModelHead(read);
+        Tensor logits = options.Head is { } head ? head(read) : LanguageModelHead(read);
+        return logits.dtype == ScalarType.BFloat16 || logits.dtype == ScalarType.Float16 ? logits.to(ScalarType.Float32) : logits;
     }
+
+    /// <summary>Casts float32 inputs (embeddings) to <see cref="ComputeType"/>; the identity for float32 models.</summary>
+    protected Tensor ToComputeType(Tensor x) => x.dtype == ComputeType ? x : x.to(ComputeType);
 
     /// <summary>Checks that the sequence fits the model's positions.</summary>
     protected void CheckPositions(long positions, string side)
@@ -148,9 +170,40 @@ public abstract class TransformerLanguageModel : IDisposable
         }
     }
 
-    /// <summary>Loads the architecture matching the checkpoint's config.</summary>
-    public static TransformerLanguageModel Load(string directory, ModelConfig config) =>
-        FromWeights(config, SafetensorsCheckpoint.Load(directory));
+    /// <summary>Loads the architecture matching the checkpoint's config, in float32.</summary>
+    public static TransformerLanguageModel Load(string directory, ModelConfig config) => Load(directory, config, ModelDType.Float32);
+
+    /// <summary>
+    /// Loads the architecture matching the checkpoint's config with its weights in <paramref name="dtype"/>. Every
+    /// weight the architecture reads is checked (name, shape, dtype) against the file headers first.
+    /// </summary>
+    /// <exception cref="CheckpointException">A missing or mismatched weight (named), or a corrupt file.</exception>
+    /// <exception cref="UnsupportedModelException">A reduced precision on an architecture that computes in float32 only.</exception>
+    public static TransformerLanguageModel Load(string directory, ModelConfig config, ModelDType dtype)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        IReadOnlyList<Checkpoints.WeightSpec>? declared = DeclaredWeights(config);
+        if (dtype != ModelDType.Float32 && !SupportsReducedPrecisionFor(config))
+        {
+            throw new UnsupportedModelException(
+                $"{config.ModelClass} computes in float32 only natively; --dtype {dtype.ToName()} is supported on the Llama family (llama, mistral, qwen2). Load it in float32.");
+        }
+
+        return FromWeights(config, SafetensorsCheckpoint.Load(directory, dtype, declared, config.ModelClass));
+    }
+
+    /// <summary>
+    /// The weights the architecture of <paramref name="config"/> reads (checked and loaded by <see cref="Load(string, ModelConfig, ModelDType)"/>),
+    /// or null for an architecture that declares none (then every tensor loads and a missing one is reported at its
+    /// first use). A new architecture adds one line here.
+    /// </summary>
+    public static IReadOnlyList<Checkpoints.WeightSpec>? DeclaredWeights(ModelConfig config) => config switch
+    {
+        LlamaConfig c => LlamaModel.Weights(c),
+        _ => null,
+    };
+
+    private static bool SupportsReducedPrecisionFor(ModelConfig config) => config is LlamaConfig;
 
     /// <summary>Builds the architecture matching <paramref name="config"/> over weights keyed by their Hugging Face
     /// checkpoint names (taken over: disposed with the model, or here when construction fails). Weights that require
@@ -161,6 +214,14 @@ public abstract class TransformerLanguageModel : IDisposable
         ArgumentNullException.ThrowIfNull(weights);
         try
         {
+            if (DeclaredWeights(config) is { } declared)
+            {
+                Checkpoints.WeightSpec.Validate(
+                    declared,
+                    weights.ToDictionary(kv => kv.Key, kv => (StoredName(kv.Value.dtype), kv.Value.shape, "the given weights")),
+                    config.ModelClass);
+            }
+
             return config switch
             {
                 Gpt2Config c => new Gpt2Model(c, weights),
@@ -180,4 +241,13 @@ public abstract class TransformerLanguageModel : IDisposable
             throw;
         }
     }
+
+    private static string StoredName(ScalarType type) => type switch
+    {
+        ScalarType.Float32 => "F32",
+        ScalarType.Float16 => "F16",
+        ScalarType.BFloat16 => "BF16",
+        ScalarType.Float64 => "F64",
+        _ => type.ToString().ToUpperInvariant(),
+    };
 }

@@ -47,12 +47,19 @@ internal static class TransformerOps
     public static Tensor LayerNorm(Tensor x, Tensor weight, Tensor bias, double eps) =>
         F.layer_norm(x, [x.shape[^1]], weight, bias, eps);
 
-    /// <summary>RMSNorm as Llama and T5 compute it: variance in float32, no mean subtraction, no bias.</summary>
+    /// <summary>RMSNorm as Llama and T5 compute it: in float32 (reduced-precision inputs are upcast, the result cast
+    /// back), no mean subtraction, no bias.</summary>
     public static Tensor RmsNorm(Tensor x, Tensor weight, double eps)
     {
         using var scope = torch.NewDisposeScope();
-        Tensor variance = x.pow(2).mean([-1], keepdim: true);
-        Tensor normed = x * torch.rsqrt(variance + eps);
+        Tensor x32 = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
+        Tensor variance = x32.pow(2).mean([-1], keepdim: true);
+        Tensor normed = x32 * torch.rsqrt(variance + eps);
+        if (x.dtype != ScalarType.Float32)
+        {
+            normed = normed.to(x.dtype);
+        }
+
         return (weight * normed).MoveToOuterDisposeScope();
     }
 
@@ -105,9 +112,10 @@ internal static class TransformerOps
     /// <summary>
     /// Additive attention mask [batch, 1, queries, keys]: 0 where allowed, <see cref="MaskValue"/> where a key is
     /// padding or (when <paramref name="causal"/>) in the future. The first keys - queries positions precede
-    /// the queries.
+    /// the queries. With <paramref name="slidingWindow"/> W, a query at cache position i also cannot see keys at
+    /// i - W or earlier (transformers' sliding-window causal mask).
     /// </summary>
-    public static Tensor AdditiveMask(Tensor? keyPaddingMask, long batch, long queries, long keys, bool causal, Device device)
+    public static Tensor AdditiveMask(Tensor? keyPaddingMask, long batch, long queries, long keys, bool causal, Device device, int? slidingWindow = null)
     {
         using var scope = torch.NewDisposeScope();
         Tensor allowed = torch.ones(batch, 1, queries, keys, dtype: ScalarType.Bool, device: device);
@@ -117,6 +125,10 @@ internal static class TransformerOps
             Tensor q = torch.arange(past, keys, device: device).view(queries, 1);
             Tensor k = torch.arange(0, keys, device: device).view(1, keys);
             allowed = allowed & (k <= q).view(1, 1, queries, keys);
+            if (slidingWindow is int window)
+            {
+                allowed = allowed & (k > q - window).view(1, 1, queries, keys);
+            }
         }
 
         if (keyPaddingMask is not null)
@@ -195,7 +207,8 @@ internal static class TransformerOps
         using var scope = torch.NewDisposeScope();
         Tensor s = additiveMask is null ? scores : scores + additiveMask;
         Tensor p = s.softmax(-1, ScalarType.Float32);
-        Tensor context = torch.matmul(options is null ? p : Dropout(p, dropout, options), values);
+        Tensor weights = values.dtype == ScalarType.Float32 ? p : p.to(values.dtype);
+        Tensor context = torch.matmul(options is null ? weights : Dropout(weights, dropout, options), values);
         return (context.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope());
     }
 }
