@@ -11,8 +11,14 @@ namespace InseqBridge.Cli.Commands;
 /// </summary>
 internal sealed class CompetingProcess : IDisposable
 {
-    /// <summary>The shell loop: spins while the parent process exists (<c>kill -0</c> only checks).</summary>
-    internal const string Script = "while kill -0 $PPID 2>/dev/null; do :; done";
+    /// <summary>
+    /// The shell loop: spins while its parent is this process. On Linux it reads its own parent from
+    /// <c>/proc/$$/stat</c>, which changes as soon as this process dies (even before it is reaped); elsewhere
+    /// <c>kill -0</c> checks that the parent still exists.
+    /// </summary>
+    internal static string Script => OperatingSystem.IsLinux()
+        ? "while read -r _ _ _ p _ < /proc/$$/stat && [ \"$p\" = \"$PPID\" ]; do :; done"
+        : "while kill -0 $PPID 2>/dev/null; do :; done";
 
     private readonly Process process;
     private readonly PosixSignalRegistration[] signals;
