@@ -107,14 +107,21 @@ public static class NativeRuntime
             string waitPolicy = status?.WaitPolicy ?? string.Empty;
             bool applied = status?.WaitPolicyApplied ?? false;
             string? warning = status?.Warning;
-            if (!environmentDone)
+            var (threads, source) = PlannedThreads(options);
+            if (!environmentDone || (OperatingSystem.IsLinux() && LoadedLibrary("libgomp") is null))
             {
+                // Set (again, with the latest options) while libgomp has not read the environment yet.
                 (waitPolicy, applied, warning) = SetWaitPolicy(options);
+                if (threads is int n && applied && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OMP_NUM_THREADS")))
+                {
+                    // libgomp's default team size for every thread (MKL follows it), not only those libtorch initialises.
+                    CSetEnv("OMP_NUM_THREADS", n.ToString(CultureInfo.InvariantCulture));
+                }
+
                 environmentDone = true;
             }
 
             threadsPending = true;
-            var (threads, source) = PlannedThreads(options);
             status = new NativeRuntimeStatus(waitPolicy, applied, threads, source, CpuBudget.Available(), warning);
             return status;
         }

@@ -64,6 +64,7 @@ public class NativeRuntimeTests
         Assert.True(passive.ExitCode == 0, passive.ToString());
         Assert.Equal("0", Reported(passive, "GOMP_SPINCOUNT"));
         Assert.Equal("PASSIVE", Reported(passive, "OMP_WAIT_POLICY"));
+        Assert.Equal(CpuBudget.Available().ToString(System.Globalization.CultureInfo.InvariantCulture), Reported(passive, "OMP_NUM_THREADS"));
 
         // The same observable without the setting: libgomp's default spin count (so the check above can fail).
         using var other = new TemporaryFolder();
@@ -100,6 +101,18 @@ public class NativeRuntimeTests
         CliResult knob = Forward(new Dictionary<string, string?> { ["OMP_DISPLAY_ENV"] = "VERBOSE", ["INSEQ_BRIDGE_OMP_SPINCOUNT"] = "5000" }, other);
         Assert.True(knob.ExitCode == 0, knob.ToString());
         Assert.Equal("5000", Reported(knob, "GOMP_SPINCOUNT"));
+    }
+
+    [LinuxFact]
+    public void The_threads_option_reaches_libgomp_before_it_loads()
+    {
+        using var folder = new TemporaryFolder();
+        CliResult result = RunChild(
+            new Dictionary<string, string?> { ["OMP_DISPLAY_ENV"] = "VERBOSE" },
+            "forward", "--threads", "1", "--model", Path.Combine(Fixtures.ParityDir, "models", "gpt2"), "--input", "Hello world", "--save", folder.File("logits.safetensors"));
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("1", Reported(result, "OMP_NUM_THREADS"));
+        Assert.Equal("0", Reported(result, "GOMP_SPINCOUNT"));
     }
 
     [LinuxFact]
