@@ -1,5 +1,6 @@
 using System.CommandLine;
 using InseqBridge.Cli.Commands;
+using InseqBridge.TorchSharp;
 
 namespace InseqBridge.Cli;
 
@@ -28,6 +29,8 @@ public static class CommandLine
 
         try
         {
+            // --threads (any command): recorded now, applied when the command first loads a model.
+            NativeRuntime.ConfigureEnvironment(new NativeRuntimeOptions { Threads = parseResult.GetValue<int?>("--threads") });
             return parseResult.Invoke(new InvocationConfiguration
             {
                 Output = output,
@@ -41,10 +44,23 @@ public static class CommandLine
         }
     }
 
+    /// <summary>
+    /// <c>--threads N</c>, accepted by every command: libtorch's intra-op thread count (default: the CPUs the process
+    /// may use, from its affinity mask and cgroup CPU quota; environment <c>INSEQ_BRIDGE_THREADS</c>).
+    /// </summary>
+    private static Option<int?> CreateThreadsOption() => new("--threads")
+    {
+        Description = "Threads for the native backend's operations (default: the CPUs this process may use: affinity mask and cgroup CPU quota).",
+        HelpName = "N",
+        Recursive = true,
+        Validators = { result => { if (result.GetValueOrDefault<int?>() is < 1) { result.AddError("--threads must be at least 1."); } } },
+    };
+
     /// <summary>The root command with every subcommand registered.</summary>
     public static RootCommand CreateRoot()
     {
         var root = new RootCommand("inseq-bridge: feature attribution for Hugging Face sequence generation models.");
+        root.Options.Add(CreateThreadsOption());
 
         // Main job.
         root.Subcommands.Add(AttributeCommand.Create());

@@ -4,5 +4,18 @@ namespace InseqBridge.Cli;
 public static class Program
 {
     /// <summary>Runs the command line.</summary>
-    public static int Main(string[] args) => CommandLine.Run(args);
+    public static int Main(string[] args)
+    {
+        // Before anything can load libtorch: OpenMP reads its wait policy from the C environment when it loads.
+        try
+        {
+            InseqBridge.TorchSharp.NativeRuntime.ConfigureEnvironment();
+        }
+        catch (InseqBridge.Errors.InseqBridgeException e)
+        {
+            return CliErrors.Report(e, Console.Error);
+        }
+
+        return CommandLine.Run(args);
+    }
 }

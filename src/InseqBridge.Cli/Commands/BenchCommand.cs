@@ -58,17 +58,31 @@ public static partial class BenchCommand
             Description = "Keep the random-weight full-size models in this folder (created when missing, reused when present) instead of a temporary one.",
             HelpName = "DIR",
         };
-        var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats, only, noGrowth, modelsDir };
+        var contention = new Option<bool>("--contention")
+        {
+            Description = "Also time every case (fast mode, and Python Inseq with --python) while a busy process started by the bench keeps one CPU busy, and report each side's slowdown.",
+        };
+        var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats, only, noGrowth, modelsDir, contention };
         command.SetAction(parseResult => Run(
             parseResult.GetValue(python), parseResult.GetValue(quick), parseResult.GetValue(json), parseResult.GetValue(repeats),
-            parseResult.GetValue(only) ?? [], parseResult.GetValue(noGrowth), parseResult.GetValue(modelsDir), parseResult.InvocationConfiguration.Output));
+            parseResult.GetValue(only) ?? [], parseResult.GetValue(noGrowth), parseResult.GetValue(modelsDir), parseResult.GetValue(contention),
+            parseResult.InvocationConfiguration.Output));
         return command;
     }
 
-    /// <summary>One benchmarked case: medians in seconds; peak RSS of the fast runs (this process, the model loaded) and of the Python process (model load and every method).</summary>
-    private sealed record Case(string Model, string Method, double Fast, double Reference, double? Python, double PeakRssMb, double? PythonPeakRssMb);
+    /// <summary>
+    /// One benchmarked case: medians in seconds; peak RSS of the fast runs (this process, the model loaded) and of the
+    /// Python process (model load and every method); with --contention, fast mode's and Python's medians while a
+    /// busy process keeps one CPU busy.
+    /// </summary>
+    private sealed record Case(string Model, string Method, double Fast, double Reference, double? Python, double PeakRssMb, double? PythonPeakRssMb)
+    {
+        public double? FastContended { get; init; }
 
-    private static int Run(string? python, bool quick, string? jsonPath, int? repeatOption, string[] only, bool noGrowth, string? modelsDir, TextWriter output)
+        public double? PythonContended { get; init; }
+    }
+
+    private static int Run(string? python, bool quick, string? jsonPath, int? repeatOption, string[] only, bool noGrowth, string? modelsDir, bool contention, TextWriter output)
     {
         bool Selected(string model, string? method) => only.Length == 0 || only.Any(o =>
             o == model || (method is not null && o == model + ":" + method) || (method is null && o.StartsWith(model + ":", StringComparison.Ordinal)));
@@ -123,9 +137,15 @@ public static partial class BenchCommand
                 throw new CliUsageException($"--only matches no model: the models are {string.Join(", ", specs.Select(m => m.Name))}.");
             }
 
+            NativeRuntimeStatus runtime = NativeRuntime.Configure();
             int threads = torch.get_num_threads();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"native: TorchSharp/libtorch-cpu, {threads} intra-op threads, BLAS: {NativeBlas()}; {Environment.ProcessorCount} logical CPUs visible; allocator: {(NativeAllocator.RetainFreedMemory() ? "glibc, freed memory retained (Python gets the same MALLOC_* settings)" : "default")}"));
+                $"native: TorchSharp/libtorch-cpu, {threads} intra-op threads ({runtime.ThreadsSource}), BLAS: {NativeBlas()}; {runtime.AvailableCpus} CPUs available to this process (affinity mask, cgroup quota), {Environment.ProcessorCount} by .NET's count; allocator: {(NativeAllocator.RetainFreedMemory() ? "glibc, freed memory retained (Python gets the same MALLOC_* settings)" : "default")}"));
+            output.WriteLine($"native OpenMP waiting: {runtime.WaitPolicy}{(runtime.WaitPolicyApplied ? string.Empty : " (not in effect)")}");
+            if (runtime.Warning is not null)
+            {
+                output.WriteLine("warning: " + runtime.Warning);
+            }
             double matmul = MatmulProbe();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"matmul probe (2048x2048 fp32, same process): {matmul:F1} GFLOP/s"));
 
@@ -157,6 +177,43 @@ public static partial class BenchCommand
                     }
                 }
 
+                if (contention)
+                {
+                    CompetingProcess busy = StartCompeting(output);
+                    try
+                    {
+                        foreach (string method in methods)
+                        {
+                            int index = cases.FindIndex(c => c.Model == name && c.Method == method);
+                            cases[index] = cases[index] with { FastContended = Median(model, Request(method, input, generated) with { Mode = ExecutionMode.Fast }, repeats) };
+                        }
+                    }
+                    finally
+                    {
+                        StopCompeting(busy, output);
+                    }
+
+                    if (python is not null)
+                    {
+                        JsonObject pyBusy;
+                        busy = StartCompeting(output);
+                        try
+                        {
+                            pyBusy = RunPython(python, dir, input, generated, methods, threads, repeats, null, output);
+                        }
+                        finally
+                        {
+                            StopCompeting(busy, output);
+                        }
+
+                        foreach (string method in methods)
+                        {
+                            int index = cases.FindIndex(c => c.Model == name && c.Method == method);
+                            cases[index] = cases[index] with { PythonContended = pyBusy["median"]?[method]?.GetValue<double>() };
+                        }
+                    }
+                }
+
                 if (growth && !model.IsEncoderDecoder)
                 {
                     growthLines.AddRange(Growth(model, methods.Where(GrowthMethods.Contains), quick, py));
@@ -180,6 +237,22 @@ public static partial class BenchCommand
                     c.Model, c.Method, c.Fast, c.Reference, c.Python is double p ? p.ToString("F4", CultureInfo.InvariantCulture) : "-",
                     c.Reference / c.Fast, c.Python is double q ? (q / c.Fast).ToString("F1", CultureInfo.InvariantCulture) + "x" : "-", c.PeakRssMb,
                     c.PythonPeakRssMb is double m ? m.ToString("F0", CultureInfo.InvariantCulture) : "-"));
+            }
+
+            if (contention)
+            {
+                output.WriteLine();
+                output.WriteLine("under contention: the same cases while one busy process keeps one CPU busy (medians, seconds; slowdown = contended / quiet):");
+                output.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-12} {1,-22} {2,10} {3,10} {4,9} {5,10} {6,10} {7,9} {8,9}", "model", "method", "fast", "contended", "slowdown", "python", "contended", "slowdown", "vs py"));
+                foreach (Case c in cases)
+                {
+                    string Fmt(double? v, string format, string suffix = "") => v is double x ? x.ToString(format, CultureInfo.InvariantCulture) + suffix : "-";
+                    output.WriteLine(string.Format(
+                        CultureInfo.InvariantCulture, "{0,-12} {1,-22} {2,10:F4} {3,10} {4,9} {5,10} {6,10} {7,9} {8,9}",
+                        c.Model, c.Method, c.Fast, Fmt(c.FastContended, "F4"), Fmt(c.FastContended / c.Fast, "F2", "x"),
+                        Fmt(c.Python, "F4"), Fmt(c.PythonContended, "F4"), Fmt(c.PythonContended / c.Python, "F2", "x"),
+                        Fmt(c.PythonContended / c.FastContended, "F1", "x")));
+                }
             }
 
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -206,10 +279,20 @@ public static partial class BenchCommand
                         ["speedup_vs_reference"] = c.Reference / c.Fast,
                         ["peak_rss_mb"] = c.PeakRssMb,
                         ["python_peak_rss_mb"] = c.PythonPeakRssMb,
+                        ["native_fast_contended_s"] = c.FastContended,
+                        ["native_slowdown"] = c.FastContended / c.Fast,
+                        ["python_contended_s"] = c.PythonContended,
+                        ["python_slowdown"] = c.PythonContended / c.Python,
+                        ["speedup_vs_python_contended"] = c.PythonContended / c.FastContended,
                     }).ToArray()),
                     ["matmul_gflops"] = matmul,
                     ["ig_gflops"] = igGflops,
                     ["threads"] = threads,
+                    ["threads_source"] = runtime.ThreadsSource,
+                    ["available_cpus"] = runtime.AvailableCpus,
+                    ["omp_wait_policy"] = runtime.WaitPolicy,
+                    ["omp_wait_policy_applied"] = runtime.WaitPolicyApplied,
+                    ["contention"] = contention,
                     ["repeats"] = repeats,
                 };
                 File.WriteAllText(jsonPath, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -225,6 +308,21 @@ public static partial class BenchCommand
                 Directory.Delete(temp, recursive: true);
             }
         }
+    }
+
+    private static CompetingProcess StartCompeting(TextWriter output)
+    {
+        CompetingProcess busy = CompetingProcess.Start();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"competing busy process started: pid {busy.Id}, {(busy.Cpu is int cpu ? $"pinned to CPU {cpu}" : "not pinned")}"));
+        return busy;
+    }
+
+    private static void StopCompeting(CompetingProcess busy, TextWriter output)
+    {
+        int id = busy.Id;
+        busy.Dispose();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"competing busy process stopped: pid {id}"));
     }
 
     private static AttributionRequest Request(string method, string input, string generated) => new([input])

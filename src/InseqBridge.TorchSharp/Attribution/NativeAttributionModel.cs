@@ -78,7 +78,13 @@ public sealed class NativeAttributionModel : IAttributionModel
 
     internal int UnkId { get; }
 
-    /// <summary>Loads a checkpoint folder (config.json, model.safetensors, tokenizer files).</summary>
+    /// <summary>
+    /// Loads a checkpoint folder (config.json, model.safetensors, tokenizer files). The first load of a process
+    /// also sets up libtorch's CPU threads when nothing did before (<see cref="NativeRuntime"/>: passive OpenMP
+    /// waiting, which takes effect only if this is the process's first TorchSharp call, and a thread count that
+    /// matches the CPUs the process may use; <c>INSEQ_BRIDGE_OMP_PASSIVE=0</c> and <c>INSEQ_BRIDGE_THREADS</c>
+    /// override) and glibc's allocator thresholds (<see cref="NativeAllocator"/>).
+    /// </summary>
     /// <param name="directory">The checkpoint folder.</param>
     /// <param name="method">Default attribution method (default: saliency, as Inseq's CLI).</param>
     /// <param name="modelName">Name recorded as <c>model_name</c> (default: the folder path as given).</param>
@@ -89,6 +95,7 @@ public sealed class NativeAttributionModel : IAttributionModel
     public static NativeAttributionModel Load(string directory, AttributionMethod? method = null, string? modelName = null,
         TokenizerKind tokenizer = TokenizerKind.Auto, ModelDType dtype = ModelDType.Float32)
     {
+        NativeRuntime.EnsureConfigured();
         NativeAllocator.RetainFreedMemory();
         ModelConfig config = ModelConfig.Load(directory);
         IHfTokenizer hfTokenizer = HfTokenizer.Load(directory, tokenizer);

@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 
 namespace InseqBridge.TorchSharp.Tests.Cli;
 
@@ -57,6 +59,56 @@ public class BenchCommandTests
         CliResult result = CliRunner.Run("bench", "--quick", "--only", "gpt3-huge");
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("--only matches no model", result.Error);
+    }
+
+    [Fact]
+    public void Contention_reports_each_sides_slowdown_and_stops_its_busy_process()
+    {
+        using var folder = new TemporaryFolder();
+        string json = Path.Combine(folder.Path, "bench.json");
+        CliResult result = CliRunner.Run(
+            "bench", "--quick", "--contention", "--repeats", "1", "--no-growth", "--json", json, "--threads", "2", "--only", "gpt2-tiny:saliency");
+        Assert.True(result.ExitCode == 0, result.ToString());
+
+        JsonObject root = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
+        Assert.True(root["contention"]!.GetValue<bool>());
+        Assert.Equal(2, root["threads"]!.GetValue<int>());
+        Assert.Equal("set explicitly", root["threads_source"]!.GetValue<string>());
+        Assert.True(root["available_cpus"]!.GetValue<int>() >= 1);
+        Assert.False(string.IsNullOrEmpty(root["omp_wait_policy"]!.GetValue<string>()));
+        JsonNode c = root["cases"]!.AsArray().Single()!;
+        double quiet = c["native_fast_s"]!.GetValue<double>(), contended = c["native_fast_contended_s"]!.GetValue<double>();
+        Assert.True(contended > 0, c.ToJsonString());
+        Assert.Equal(contended / quiet, c["native_slowdown"]!.GetValue<double>(), 9);
+        Assert.Null(c["python_contended_s"]);
+        Assert.Null(c["python_slowdown"]);
+        Assert.Contains("under contention", result.Output);
+        Assert.Matches(@"(?m)^gpt2-tiny\s+saliency\s+[\d.]+\s+[\d.]+\s+[\d.]+x", result.Output);
+
+        // Every busy process the bench started is stopped (killed and reaped) before it returns.
+        var started = Regex.Matches(result.Output, @"competing busy process started: pid (\d+)").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
+        var stopped = Regex.Matches(result.Output, @"competing busy process stopped: pid (\d+)").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
+        Assert.NotEmpty(started);
+        Assert.Equal(started, stopped);
+        foreach (int pid in started)
+        {
+            Assert.False(IsBusyLoop(pid), $"the competing process {pid} is still running");
+        }
+    }
+
+    /// <summary>Whether <paramref name="pid"/> is a live process running the bench's busy loop (a reused pid running something else does not count).</summary>
+    private static bool IsBusyLoop(int pid)
+    {
+        try
+        {
+            string state = File.ReadAllText($"/proc/{pid}/stat");
+            string commandLine = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+            return !state.Contains(") Z", StringComparison.Ordinal) && commandLine.Contains("do :; done", StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     [InseqPythonFact]

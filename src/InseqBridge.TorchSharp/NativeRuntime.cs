@@ -1,0 +1,360 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using InseqBridge.Errors;
+using TorchSharp;
+
+namespace InseqBridge.TorchSharp;
+
+/// <summary>
+/// How the native backend's CPU threads behave (see <see cref="NativeRuntime"/>). Every property left null takes
+/// its value from the environment variable named in its description, then from the default.
+/// </summary>
+public sealed record NativeRuntimeOptions
+{
+    /// <summary>
+    /// Whether libtorch's OpenMP threads sleep when they wait for work (passive) instead of spinning on a core.
+    /// Default true; environment: <c>INSEQ_BRIDGE_OMP_PASSIVE=0</c> turns it off (for processes pinned to cores
+    /// they own, where spinning saves a few microseconds per parallel region). An <c>OMP_WAIT_POLICY</c> or
+    /// <c>GOMP_SPINCOUNT</c> already in the environment always wins over this setting.
+    /// </summary>
+    public bool? PassiveWait { get; init; }
+
+    /// <summary>
+    /// With <see cref="PassiveWait"/>: how many times a waiting thread polls before it sleeps (libgomp's
+    /// <c>GOMP_SPINCOUNT</c>; 0 sleeps at once). Default <see cref="NativeRuntime.DefaultSpinCount"/>; environment:
+    /// <c>INSEQ_BRIDGE_OMP_SPINCOUNT</c>.
+    /// </summary>
+    public long? SpinCount { get; init; }
+
+    /// <summary>
+    /// libtorch's intra-op thread count. Default: the CPUs this process may use (affinity mask and cgroup CPU quota,
+    /// as <see cref="Environment.ProcessorCount"/>), or libtorch's own choice when <c>OMP_NUM_THREADS</c> is set;
+    /// environment: <c>INSEQ_BRIDGE_THREADS</c>.
+    /// </summary>
+    public int? Threads { get; init; }
+}
+
+/// <summary>What <see cref="NativeRuntime"/> set up.</summary>
+/// <param name="WaitPolicy">How libtorch's OpenMP threads wait, in words (e.g. "passive (OMP_WAIT_POLICY=PASSIVE, GOMP_SPINCOUNT=0)").</param>
+/// <param name="WaitPolicyApplied">False when the OpenMP runtime was loaded before the setting could reach it (see <paramref name="Warning"/>).</param>
+/// <param name="Threads">libtorch's intra-op thread count (planned, until libtorch is loaded).</param>
+/// <param name="ThreadsSource">Where the thread count came from, in words.</param>
+/// <param name="AvailableCpus">The CPUs this process may use (affinity mask and cgroup CPU quota).</param>
+/// <param name="Warning">Why a setting could not take effect and how to fix it, or null.</param>
+public sealed record NativeRuntimeStatus(string WaitPolicy, bool WaitPolicyApplied, int? Threads, string ThreadsSource, int AvailableCpus, string? Warning);
+
+/// <summary>
+/// Process-wide set-up of libtorch's CPU threads, applied before libtorch is loaded.
+/// <para>
+/// libtorch runs its intra-op parallel regions (and MKL's) on a GNU OpenMP (libgomp) thread pool whose threads,
+/// by default, spin for a while at every barrier before they sleep. On a machine where another process wants a
+/// core (a service host, a CI runner, a laptop) a spinning thread takes the core from the thread it waits for, and
+/// small operations become many times slower. Passive waiting (threads sleep at once, or after a short spin)
+/// avoids that. libgomp reads <c>OMP_WAIT_POLICY</c> and <c>GOMP_SPINCOUNT</c> from the C environment once, when
+/// it is loaded; <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach the C environment,
+/// so this class calls the C library's <c>setenv</c>, which works only before libtorch (and with it libgomp) is
+/// loaded: that is, before the first TorchSharp call of the process.
+/// </para>
+/// <para>
+/// Who calls it: the <c>inseq-bridge</c> command first thing in <c>Main</c>; <see cref="Attribution.NativeAttributionModel.Load(string, InseqBridge.Attribution.AttributionMethod?, string?)"/>
+/// when nothing called it before (so a library user gets it when the model load is the process's first TorchSharp
+/// call); a host that touches TorchSharp before loading a model should call <see cref="Configure"/> (or
+/// <see cref="ConfigureEnvironment"/>) at start-up. <see cref="Status"/> says whether it took effect.
+/// Linux only; elsewhere only the thread count is set.
+/// </para>
+/// </summary>
+public static class NativeRuntime
+{
+    /// <summary>
+    /// The spin count used with passive waiting unless set otherwise: 0, threads sleep as soon as they wait (the
+    /// bench measured no quiet-time cost on the tiny models and no slowdown under contention; README "Speed").
+    /// </summary>
+    public const long DefaultSpinCount = 0;
+
+    private static readonly object Gate = new();
+    private static NativeRuntimeOptions? options;
+    private static bool environmentDone;
+    private static bool threadsPending;
+    private static NativeRuntimeStatus? status;
+
+    /// <summary>The set-up in force, or null before the first <see cref="ConfigureEnvironment"/>, <see cref="Configure"/> or model load.</summary>
+    public static NativeRuntimeStatus? Status
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return status;
+            }
+        }
+    }
+
+    /// <summary>The CPUs this process may use: its affinity mask capped by its cgroup CPU quota (rounded up).</summary>
+    public static int AvailableCpus() => CpuBudget.Available();
+
+    /// <summary>
+    /// Sets the OpenMP wait policy in the C environment (once per process, and only while the OpenMP runtime is not
+    /// loaded) and records the thread count for the first model load, without loading libtorch. Call it first
+    /// thing at start-up. <paramref name="settings"/> null keeps the options already recorded (or reads the
+    /// environment); later calls replace the recorded options.
+    /// </summary>
+    public static NativeRuntimeStatus ConfigureEnvironment(NativeRuntimeOptions? settings = null)
+    {
+        lock (Gate)
+        {
+            options = settings ?? options ?? new NativeRuntimeOptions();
+            ValidateThreads(options.Threads, "NativeRuntimeOptions.Threads");
+            string waitPolicy = status?.WaitPolicy ?? string.Empty;
+            bool applied = status?.WaitPolicyApplied ?? false;
+            string? warning = status?.Warning;
+            var (threads, source) = PlannedThreads(options);
+            if (!environmentDone || (OperatingSystem.IsLinux() && LoadedLibrary("libgomp") is null))
+            {
+                // Set (again, with the latest options) while libgomp has not read the environment yet.
+                (waitPolicy, applied, warning) = SetWaitPolicy(options);
+                if (threads is int n && applied && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OMP_NUM_THREADS")))
+                {
+                    // libgomp's default team size for every thread (MKL follows it), not only those libtorch initialises.
+                    CSetEnv("OMP_NUM_THREADS", n.ToString(CultureInfo.InvariantCulture));
+                }
+
+                environmentDone = true;
+            }
+
+            threadsPending = true;
+            status = new NativeRuntimeStatus(waitPolicy, applied, threads, source, CpuBudget.Available(), warning);
+            return status;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ConfigureEnvironment"/>, then sets libtorch's intra-op thread count now (this loads libtorch).
+    /// A later <c>torch.set_num_threads</c> still changes it.
+    /// </summary>
+    public static NativeRuntimeStatus Configure(NativeRuntimeOptions? settings = null)
+    {
+        lock (Gate)
+        {
+            ConfigureEnvironment(settings);
+            ApplyThreads();
+            return status!;
+        }
+    }
+
+    /// <summary>
+    /// Called by model loads: configures from the environment if nothing did before (the thread count is then
+    /// left alone when libtorch was already in use, so a caller's own <c>torch.set_num_threads</c> stands, unless
+    /// a count is set explicitly), and applies a recorded thread count not applied yet.
+    /// </summary>
+    internal static void EnsureConfigured()
+    {
+        lock (Gate)
+        {
+            if (!environmentDone)
+            {
+                bool torchInUse = LoadedLibrary("libtorch_cpu") is not null;
+                ConfigureEnvironment();
+                if (torchInUse && ReadThreadsVariable() is null)
+                {
+                    threadsPending = false;
+                    status = status! with { Threads = torch.get_num_threads(), ThreadsSource = "left as found (libtorch was in use before the first model load)" };
+                }
+            }
+
+            if (threadsPending)
+            {
+                ApplyThreads();
+            }
+        }
+    }
+
+    private static void ApplyThreads()
+    {
+        var (threads, source) = PlannedThreads(options!);
+        if (threads is int n && torch.get_num_threads() != n)
+        {
+            torch.set_num_threads(n);
+        }
+
+        threadsPending = false;
+        status = status! with { Threads = torch.get_num_threads(), ThreadsSource = source };
+    }
+
+    private static (int? Threads, string Source) PlannedThreads(NativeRuntimeOptions settings)
+    {
+        if (settings.Threads is int explicitCount)
+        {
+            return (explicitCount, "set explicitly");
+        }
+
+        if (ReadThreadsVariable() is int fromVariable)
+        {
+            return (fromVariable, "INSEQ_BRIDGE_THREADS");
+        }
+
+        if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OMP_NUM_THREADS")))
+        {
+            return (null, "libtorch's choice (OMP_NUM_THREADS is set)");
+        }
+
+        return (CpuBudget.Available(), "the CPUs this process may use (affinity mask, cgroup CPU quota)");
+    }
+
+    private static int? ReadThreadsVariable()
+    {
+        string? text = Environment.GetEnvironmentVariable("INSEQ_BRIDGE_THREADS");
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+
+        if (!int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1)
+        {
+            throw new InseqBridgeException($"INSEQ_BRIDGE_THREADS must be a whole number of threads, at least 1 (it is '{text}'): fix or unset it.");
+        }
+
+        return n;
+    }
+
+    private static void ValidateThreads(int? threads, string name)
+    {
+        if (threads is int n && n < 1)
+        {
+            throw new InseqBridgeException($"{name} must be at least 1 (it is {n}).");
+        }
+    }
+
+    private static (string Description, bool Applied, string? Warning) SetWaitPolicy(NativeRuntimeOptions settings)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return ("the OpenMP runtime's default (set only on Linux)", false, null);
+        }
+
+        string? userPolicy = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY");
+        string? userSpin = Environment.GetEnvironmentVariable("GOMP_SPINCOUNT");
+        bool passive = settings.PassiveWait ?? Environment.GetEnvironmentVariable("INSEQ_BRIDGE_OMP_PASSIVE") is not ("0" or "false" or "False" or "FALSE");
+        long spin = settings.SpinCount ?? ReadSpinVariable() ?? DefaultSpinCount;
+        if (spin < 0)
+        {
+            throw new InseqBridgeException($"The OpenMP spin count must be at least 0 (it is {spin}).");
+        }
+
+        var wanted = new List<(string Name, string Value)>();
+        string description;
+        if (!string.IsNullOrEmpty(userPolicy) || !string.IsNullOrEmpty(userSpin))
+        {
+            // The user's own setting wins; copy it to the C environment in case it was set through .NET only.
+            if (!string.IsNullOrEmpty(userPolicy))
+            {
+                wanted.Add(("OMP_WAIT_POLICY", userPolicy));
+            }
+
+            if (!string.IsNullOrEmpty(userSpin))
+            {
+                wanted.Add(("GOMP_SPINCOUNT", userSpin));
+            }
+
+            description = "from the environment (" + string.Join(", ", wanted.Select(w => $"{w.Name}={w.Value}")) + ")";
+        }
+        else if (!passive)
+        {
+            return ("libgomp's default (spin, then sleep; INSEQ_BRIDGE_OMP_PASSIVE=0)", true, null);
+        }
+        else
+        {
+            if (spin == 0)
+            {
+                wanted.Add(("OMP_WAIT_POLICY", "PASSIVE"));
+            }
+
+            wanted.Add(("GOMP_SPINCOUNT", spin.ToString(CultureInfo.InvariantCulture)));
+            description = (spin == 0 ? "passive" : "short spin, then sleep") + " (" + string.Join(", ", wanted.Select(w => $"{w.Name}={w.Value}")) + ")";
+        }
+
+        string? loaded = LoadedLibrary("libgomp");
+        if (loaded is not null)
+        {
+            bool already = wanted.All(w => CGetEnv(w.Name) == w.Value);
+            return (description, already, already ? null
+                : $"the OpenMP runtime ({loaded}) was loaded before InseqBridge could set its wait policy, so its threads keep spinning while they wait; "
+                  + "call NativeRuntime.Configure before the first TorchSharp call, or start the process with "
+                  + string.Join(" ", wanted.Select(w => $"{w.Name}={w.Value}")) + " in its environment");
+        }
+
+        foreach (var (name, value) in wanted)
+        {
+            if (!CSetEnv(name, value))
+            {
+                return (description, false, $"could not set {name} in the C environment; start the process with {name}={value} in its environment");
+            }
+        }
+
+        return (description, true, null);
+    }
+
+    private static long? ReadSpinVariable()
+    {
+        string? text = Environment.GetEnvironmentVariable("INSEQ_BRIDGE_OMP_SPINCOUNT");
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+
+        return long.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long n)
+            ? n
+            : throw new InseqBridgeException($"INSEQ_BRIDGE_OMP_SPINCOUNT must be a whole number, at least 0 (it is '{text}'): fix or unset it.");
+    }
+
+    /// <summary>The path of a loaded shared library whose file name starts with <paramref name="prefix"/> (from /proc/self/maps), or null.</summary>
+    internal static string? LoadedLibrary(string prefix)
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/maps"))
+            {
+                int slash = line.LastIndexOf('/');
+                if (slash >= 0 && line.AsSpan(slash + 1).StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    return line[(line.IndexOf('/', StringComparison.Ordinal))..];
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return null;
+    }
+
+    /// <summary>The C environment's value of <paramref name="name"/> (not .NET's copy).</summary>
+    internal static string? CGetEnv(string name)
+    {
+        try
+        {
+            return Marshal.PtrToStringUTF8(getenv(name));
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    private static bool CSetEnv(string name, string value)
+    {
+        try
+        {
+            return setenv(name, value, 1) == 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "setenv", SetLastError = true)]
+    private static extern int setenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
+
+    [DllImport("libc", EntryPoint = "getenv")]
+    private static extern IntPtr getenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name);
+}
