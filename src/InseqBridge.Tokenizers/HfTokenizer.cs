@@ -31,6 +31,10 @@ public static class HfTokenizer
                 return MarianModel.CreateTokenizer(folder);
             case "T5Tokenizer" when HasAll(folder, "spiece.model"):
                 return T5Model.CreateTokenizer(folder);
+            case "CodeGenTokenizer" when HasAll(folder, "vocab.json", "merges.txt"):
+                return new SlowTokenizer(ByteLevelBpeModel.Load(folder, isBart: false, className: "CodeGenTokenizer"), folder);
+            case "GemmaTokenizer" when HasAll(folder, "tokenizer.model"):
+                return GemmaModel.CreateTokenizer(folder);
         }
         // The slow files reproduce use_fast=False exactly, so tokenizer.json is only the fallback.
         if (folder.Has("tokenizer.json"))
@@ -42,11 +46,13 @@ public static class HfTokenizer
             "GPT2Tokenizer" or "BartTokenizer" => "vocab.json and merges.txt",
             "MarianTokenizer" => "source.spm, target.spm and vocab.json",
             "T5Tokenizer" => "spiece.model",
+            "CodeGenTokenizer" => "vocab.json and merges.txt",
+            "GemmaTokenizer" => "tokenizer.model",
             _ => null,
         };
         throw new TokenizerLoadException(missing is null
             ? $"Tokenizer class '{tokenizerClass}' (from '{folder.PathOf("tokenizer_config.json")}') is not supported and " +
-              "the folder has no tokenizer.json. Supported: GPT2Tokenizer, BartTokenizer, MarianTokenizer, T5Tokenizer."
+              "the folder has no tokenizer.json. Supported: GPT2Tokenizer, BartTokenizer, CodeGenTokenizer, GemmaTokenizer, MarianTokenizer, T5Tokenizer."
             : $"'{folder.Directory}' declares {tokenizerClass} but lacks {missing} (and has no tokenizer.json).");
     }
 
