@@ -27,6 +27,18 @@ public sealed class GemmaModel : TransformerLanguageModel
             _ = W("lm_head.weight");
         }
 
+        // Every weight the forward reads is checked now, so an incomplete checkpoint fails at load time.
+        _ = W("model.norm.weight");
+        for (int i = 0; i < config.Layers; i++)
+        {
+            foreach (string name in (string[])[
+                "input_layernorm.weight", "post_attention_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
+                "self_attn.v_proj.weight", "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"])
+            {
+                _ = W($"model.layers.{i}.{name}");
+            }
+        }
+
         _rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta);
     }
 

@@ -29,6 +29,22 @@ public sealed class GptNeoXModel : TransformerLanguageModel
             _ = W("embed_out.weight");
         }
 
+        // Every weight the forward reads is checked now, so an incomplete checkpoint fails at load time.
+        foreach (string name in (string[])["final_layer_norm.weight", "final_layer_norm.bias"])
+        {
+            _ = W(Prefix + name);
+        }
+
+        for (int i = 0; i < config.Layers; i++)
+        {
+            foreach (string name in (string[])[
+                "input_layernorm.weight", "input_layernorm.bias", "post_attention_layernorm.weight", "post_attention_layernorm.bias",
+                "attention.query_key_value.weight", "attention.dense.weight", "mlp.dense_h_to_4h.weight", "mlp.dense_4h_to_h.weight"])
+            {
+                _ = W($"{Prefix}layers.{i}.{name}");
+            }
+        }
+
         _rotary = new RotaryEmbedding(config.RotaryDims, config.RopeTheta);
 
         // norm_factor = head_size ** -0.5, the alpha of transformers' baddbmm.

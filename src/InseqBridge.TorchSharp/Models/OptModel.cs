@@ -35,6 +35,24 @@ public sealed class OptModel : TransformerLanguageModel
             _ = W(Prefix + "project_out.weight");
         }
 
+        // Every weight the forward reads is checked now, so an incomplete checkpoint fails at load time.
+        bool affine = !config.Raw.TryGetProperty("layer_norm_elementwise_affine", out var a) || a.ValueKind != System.Text.Json.JsonValueKind.False;
+        List<string> norms = affine ? ["self_attn_layer_norm.weight", "final_layer_norm.weight"] : [];
+        if (affine && config.FinalLayerNorm)
+        {
+            _ = W(Prefix + "final_layer_norm.weight");
+        }
+
+        for (int i = 0; i < config.Layers; i++)
+        {
+            foreach (string name in (string[])[
+                "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.out_proj.weight",
+                "fc1.weight", "fc2.weight", .. norms])
+            {
+                _ = W($"{Prefix}layers.{i}.{name}");
+            }
+        }
+
         // scaling = head_dim ** -0.5, multiplied into the query projection.
         _scale = torch.tensor(Math.Pow(_headDim, -0.5), ScalarType.Float32);
     }

@@ -27,6 +27,22 @@ public sealed class PhiModel : TransformerLanguageModel
             _ = W("lm_head.weight");
         }
 
+        // Every weight the forward reads is checked now, so an incomplete checkpoint fails at load time.
+        _ = W("model.final_layernorm.weight");
+        _ = W("model.final_layernorm.bias");
+        List<string> qkNorms = config.QkLayerNorm
+            ? ["self_attn.q_layernorm.weight", "self_attn.q_layernorm.bias", "self_attn.k_layernorm.weight", "self_attn.k_layernorm.bias"]
+            : [];
+        for (int i = 0; i < config.Layers; i++)
+        {
+            foreach (string name in (string[])[
+                "input_layernorm.weight", "input_layernorm.bias", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
+                "self_attn.v_proj.weight", "self_attn.dense.weight", "mlp.fc1.weight", "mlp.fc2.weight", .. qkNorms])
+            {
+                _ = W($"model.layers.{i}.{name}");
+            }
+        }
+
         _rotary = new RotaryEmbedding(config.RotaryDims, config.RopeTheta);
     }
 
