@@ -59,17 +59,23 @@ public static class HfTokenizer
                 return MarianModel.CreateTokenizer(folder);
             case "T5Tokenizer" when HasAll(folder, "spiece.model"):
                 return T5Model.CreateTokenizer(folder);
+            case "CodeGenTokenizer" when HasAll(folder, "vocab.json", "merges.txt"):
+                return new SlowTokenizer(ByteLevelBpeModel.Load(folder, isBart: false, className: "CodeGenTokenizer"), folder);
+            case "GemmaTokenizer" when HasAll(folder, "tokenizer.model"):
+                return GemmaModel.CreateTokenizer(folder);
         }
         string? missing = tokenizerClass switch
         {
             "GPT2Tokenizer" or "BartTokenizer" => "vocab.json and merges.txt",
             "MarianTokenizer" => "source.spm, target.spm and vocab.json",
             "T5Tokenizer" => "spiece.model",
+            "CodeGenTokenizer" => "vocab.json and merges.txt",
+            "GemmaTokenizer" => "tokenizer.model",
             _ => null,
         };
         throw new TokenizerLoadException(missing is null
-            ? $"Slow tokenizer class '{tokenizerClass}' of '{folder.Directory}' is not supported and the folder has no " +
-              "tokenizer.json. Supported slow classes: GPT2Tokenizer, BartTokenizer, MarianTokenizer, T5Tokenizer."
+            ? $"Slow tokenizer class '{tokenizerClass}' (from '{folder.PathOf("tokenizer_config.json")}') is not supported and " +
+              "the folder has no tokenizer.json. Supported slow classes: GPT2Tokenizer, BartTokenizer, CodeGenTokenizer, GemmaTokenizer, MarianTokenizer, T5Tokenizer."
             : $"'{folder.Directory}' declares {tokenizerClass} but lacks {missing} (and has no tokenizer.json).");
     }
 

@@ -56,7 +56,7 @@ public sealed record NativeRuntimeStatus(string WaitPolicy, bool WaitPolicyAppli
 /// loaded: that is, before the first TorchSharp call of the process.
 /// </para>
 /// <para>
-/// Who calls it: the <c>inseq-bridge</c> command first thing in <c>Main</c>; <see cref="Attribution.NativeAttributionModel.Load(string, InseqBridge.Attribution.AttributionMethod?, string?)"/>
+/// Who calls it: the <c>inseq-bridge</c> command first thing in <c>Main</c>; <see cref="Attribution.NativeAttributionModel.Load(string, InseqBridge.Attribution.AttributionMethod?, string?, InseqBridge.Tokenizers.TokenizerKind, Checkpoints.ModelDType)"/>
 /// when nothing called it before (so a library user gets it when the model load is the process's first TorchSharp
 /// call); a host that touches TorchSharp before loading a model should call <see cref="Configure"/> (or
 /// <see cref="ConfigureEnvironment"/>) at start-up. <see cref="Status"/> says whether it took effect.

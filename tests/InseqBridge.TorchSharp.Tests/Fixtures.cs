@@ -30,9 +30,7 @@ public static class Fixtures
 
     public static string ReferenceVarietyDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "reference-variety");
 
-    public static string ModelDir(string name) => Path.Combine(ParityDir, "models", name);
-
-    /// <summary>tests/fixtures/parity-real: small bf16/fp16/sharded checkpoints with transformers 4.46 references.</summary>
+    /// <summary>The real-checkpoint set (shared/parity-real): its slow-tokenizer models with their Inseq cases.</summary>
     public static string ParityRealDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "parity-real");
 
     public static string RealModelDir(string name) => Path.Combine(ParityRealDir, "models", name);
@@ -57,7 +55,14 @@ public static class Fixtures
         }
     }
 
-    public static IEnumerable<string> ModelNames => ["gpt2", "bart", "llama", "qwen2", "marian", "t5"];
+    /// <summary>A model folder of the parity set, else of the parity-real set.</summary>
+    public static string ModelDir(string name)
+    {
+        string parity = Path.Combine(ParityDir, "models", name);
+        return Directory.Exists(parity) ? parity : Path.Combine(ParityRealDir, "models", name);
+    }
+
+    public static IEnumerable<string> ModelNames => ["gpt2", "bart", "llama", "qwen2", "marian", "t5", "gpt_neox", "opt", "gemma", "phi"];
 
     public static JsonDocument Json(string path) => JsonDocument.Parse(File.ReadAllBytes(path));
 

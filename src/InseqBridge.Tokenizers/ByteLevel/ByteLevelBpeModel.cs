@@ -62,7 +62,10 @@ internal sealed class ByteLevelBpeModel : ITokenizerModel
     }
 
     /// <summary>Loads <c>vocab.json</c> and <c>merges.txt</c> of <paramref name="folder"/>.</summary>
-    public static ByteLevelBpeModel Load(TokenizerFolder folder, bool isBart)
+    /// <param name="folder">The tokenizer folder.</param>
+    /// <param name="isBart">BART's special tokens and prefix-space rule.</param>
+    /// <param name="className">The class reported (CodeGenTokenizer tokenizes exactly as GPT2Tokenizer).</param>
+    public static ByteLevelBpeModel Load(TokenizerFolder folder, bool isBart, string? className = null)
     {
         foreach (var file in new[] { "vocab.json", "merges.txt" })
         {
@@ -75,7 +78,7 @@ internal sealed class ByteLevelBpeModel : ITokenizerModel
         var encoder = JsonVocabulary.Read(folder.PathOf("vocab.json"));
         var merges = MergesFile.Read(folder.PathOf("merges.txt"));
         return new ByteLevelBpeModel(encoder, new BpeMergeTable(merges), isBart,
-            folder.GetBool("add_prefix_space", false), !isBart && folder.GetBool("add_bos_token", false));
+            folder.GetBool("add_prefix_space", false), !isBart && folder.GetBool("add_bos_token", false), className);
     }
 
     /// <inheritdoc />

@@ -140,6 +140,9 @@ internal sealed class SlowTokenizer : IHfTokenizer
     /// <summary>True when <paramref name="token"/> is one of <c>all_special_tokens</c>.</summary>
     public bool IsSpecialToken(string token) => _allSpecialTokens.Contains(token);
 
+    /// <summary>True when <paramref name="token"/> is an added token (Python: <c>token in added_tokens_encoder</c>).</summary>
+    public bool IsAddedToken(string token) => _addedEncoder.ContainsKey(token);
+
     /// <inheritdoc />
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true, bool asTarget = false)
     {

@@ -10,7 +10,7 @@ namespace InseqBridge.TorchSharp.Checkpoints;
 public abstract record ModelConfig
 {
     /// <summary>The <c>model_type</c> values the native backend implements.</summary>
-    public static IReadOnlyList<string> SupportedModelTypes { get; } = ["gpt2", "llama", "mistral", "qwen2", "bart", "marian", "t5"];
+    public static IReadOnlyList<string> SupportedModelTypes { get; } = ["gpt2", "llama", "mistral", "qwen2", "bart", "marian", "t5", "gpt_neox", "opt", "gemma", "phi"];
 
     /// <summary><c>model_type</c> as written in config.json.</summary>
     public required string ModelType { get; init; }
@@ -87,6 +87,10 @@ public abstract record ModelConfig
                 "llama" or "mistral" or "qwen2" => LlamaConfig.Read(r),
                 "bart" or "marian" => BartConfig.Read(r),
                 "t5" => T5Config.Read(r),
+                "gpt_neox" => GptNeoXConfig.Read(r),
+                "opt" => OptConfig.Read(r),
+                "gemma" => GemmaConfig.Read(r),
+                "phi" => PhiConfig.Read(r),
                 _ => throw new UnsupportedModelException(
                     $"model_type '{modelType}' is not supported by the native backend (supported: {string.Join(", ", SupportedModelTypes)}). " +
                     "Use the Python backend (--backend python) for other models."),

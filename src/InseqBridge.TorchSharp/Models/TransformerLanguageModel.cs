@@ -228,6 +228,10 @@ public abstract class TransformerLanguageModel : IDisposable
                 LlamaConfig c => new LlamaModel(c, weights),
                 BartConfig c => new BartModel(c, weights),
                 T5Config c => new T5Model(c, weights),
+                GptNeoXConfig c => new GptNeoXModel(c, weights),
+                OptConfig c => new OptModel(c, weights),
+                GemmaConfig c => new GemmaModel(c, weights),
+                PhiConfig c => new PhiModel(c, weights),
                 _ => throw new UnsupportedModelException($"No native implementation for {config.ModelType}."),
             };
         }

@@ -17,7 +17,7 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
     public IAggregator[] Aggregation { get; init; } = [];
 
     private static readonly Lazy<List<ReferenceCase>> All = new(() =>
-        new[] { Fixtures.ParityDir, Fixtures.ReferenceExtraDir, Fixtures.ReferenceAggregationDir, Fixtures.ReferenceVarietyDir }
+        new[] { Fixtures.ParityDir, Fixtures.ReferenceExtraDir, Fixtures.ReferenceAggregationDir, Fixtures.ReferenceVarietyDir, Fixtures.ParityRealDir }
             .Concat(ExtraRoots())
             .SelectMany(Load)
             .ToList());
@@ -33,8 +33,10 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
     private static List<ReferenceCase> Load(string root)
     {
         using JsonDocument doc = Fixtures.Json(Path.Combine(root, "manifest.json"));
+        // A set may list cases of models whose folders are not copied into tests/fixtures (parity-real's manifest is
+        // kept verbatim): only cases of models present in the repository are checked.
         return doc.RootElement.GetProperty("cases").EnumerateArray()
-            .Where(c => c.GetProperty("ok").GetBoolean())
+            .Where(c => c.GetProperty("ok").GetBoolean() && Directory.Exists(Fixtures.ModelDir(c.GetProperty("model").GetString()!)))
             .Select(c => new ReferenceCase(
                 c.GetProperty("id").GetString()!,
                 c.GetProperty("model").GetString()!,

@@ -1,0 +1,201 @@
+using InseqBridge.TorchSharp.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+using static InseqBridge.TorchSharp.Models.TransformerOps;
+
+namespace InseqBridge.TorchSharp.Models;
+
+/// <summary>
+/// OPT (<c>OPTForCausalLM</c>): learned positions counted from the attention mask (cumsum(mask) · mask - 1, so left
+/// padding does not shift them) and offset by 2 in the position table; embeddings of <c>word_embed_proj_dim</c>
+/// mapped to the hidden size by <c>project_in</c> (and back by <c>project_out</c> before the head) when the two
+/// differ; pre-LayerNorm blocks (<c>do_layer_norm_before</c>) or post-LayerNorm ones (OPT-350m); queries scaled before
+/// the dot product as in BART; lm_head tied to the token embeddings.
+/// </summary>
+public sealed class OptModel : TransformerLanguageModel
+{
+    private const string Prefix = "model.decoder.";
+
+    /// <summary>OPTLearnedPositionalEmbedding's offset: position p reads row p + 2 of the table.</summary>
+    private const int PositionOffset = 2;
+
+    private readonly OptConfig _config;
+    private readonly int _headDim;
+    private readonly Tensor _scale;
+
+    internal OptModel(OptConfig config, Dictionary<string, Tensor> weights) : base(config, weights)
+    {
+        _config = config;
+        _headDim = config.HiddenSize / config.Heads;
+        _ = W(Prefix + "embed_tokens.weight");
+        _ = W(Prefix + "embed_positions.weight");
+        if (config.WordEmbedProjDim != config.HiddenSize)
+        {
+            _ = W(Prefix + "project_in.weight");
+            _ = W(Prefix + "project_out.weight");
+        }
+
+        // Every weight the forward reads is checked now, so an incomplete checkpoint fails at load time.
+        bool affine = !config.Raw.TryGetProperty("layer_norm_elementwise_affine", out var a) || a.ValueKind != System.Text.Json.JsonValueKind.False;
+        List<string> norms = affine ? ["self_attn_layer_norm.weight", "final_layer_norm.weight"] : [];
+        if (affine && config.FinalLayerNorm)
+        {
+            _ = W(Prefix + "final_layer_norm.weight");
+        }
+
+        for (int i = 0; i < config.Layers; i++)
+        {
+            foreach (string name in (string[])[
+                "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.out_proj.weight",
+                "fc1.weight", "fc2.weight", .. norms])
+            {
+                _ = W($"{Prefix}layers.{i}.{name}");
+            }
+        }
+
+        // scaling = head_dim ** -0.5, multiplied into the query projection.
+        _scale = torch.tensor(Math.Pow(_headDim, -0.5), ScalarType.Float32);
+    }
+
+    /// <inheritdoc />
+    public override int DecoderLayers => _config.Layers;
+
+    /// <inheritdoc />
+    public override Tensor EmbeddingMatrix => W(Prefix + "embed_tokens.weight");
+
+    /// <inheritdoc />
+    public override Tensor LanguageModelHead(Tensor hidden) =>
+        nn.functional.linear(hidden, _config.TieWordEmbeddings ? EmbeddingMatrix : OptionalW("lm_head.weight") ?? EmbeddingMatrix);
+
+    /// <inheritdoc />
+    public override DecoderOutput Decode(
+        Tensor inputsEmbeds,
+        Tensor? attentionMask,
+        Tensor? positionIds,
+        EncoderOutput? encoder,
+        Tensor? encoderAttentionMask,
+        KvCache? cache,
+        ForwardOptions options)
+    {
+        long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
+        int past = cache?.Length ?? 0;
+        CheckPositions(past + length, "sequence");
+        var attentions = options.OutputAttentions ? new List<Tensor>() : null;
+        var hiddenStates = options.OutputHiddenStates ? new List<Tensor>() : null;
+        int heads = _config.Heads, headDim = _headDim;
+
+        using var scope = torch.NewDisposeScope();
+        Device device = inputsEmbeds.device;
+        Tensor positions = positionIds ?? MaskPositions(attentionMask, batch, past, length, device);
+        using Scalar offset = PositionOffset.ToScalar();
+        Tensor positionEmbeds = Embedding(positions + offset, W(Prefix + "embed_positions.weight"));
+        Tensor mask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, device);
+        Tensor scale = _scale.to(inputsEmbeds.dtype).to(device);
+        Tensor embeds = OptionalW(Prefix + "project_in.weight") is { } projectIn ? Linear(inputsEmbeds, projectIn, null) : inputsEmbeds;
+        Tensor h = embeds + positionEmbeds;
+
+        for (int i = 0; i < _config.Layers; i++)
+        {
+            hiddenStates?.Add(h);
+            if (DropLayer(_config.LayerDrop, options))
+            {
+                continue;
+            }
+
+            string p = $"{Prefix}layers.{i}.";
+            Tensor residual = h;
+            Tensor x = _config.LayerNormBefore ? Norm(h, p + "self_attn_layer_norm") : h;
+            Tensor q = SplitHeads(Linear(x, W(p + "self_attn.q_proj.weight"), OptionalW(p + "self_attn.q_proj.bias")) * scale, heads, headDim);
+            Tensor k = SplitHeads(Linear(x, W(p + "self_attn.k_proj.weight"), OptionalW(p + "self_attn.k_proj.bias")), heads, headDim);
+            Tensor v = SplitHeads(Linear(x, W(p + "self_attn.v_proj.weight"), OptionalW(p + "self_attn.v_proj.bias")), heads, headDim);
+            if (cache is not null)
+            {
+                if (cache.TryGet(AttentionSite.DecoderSelf, i, out var kv))
+                {
+                    k = torch.cat([kv.Key, k], 2);
+                    v = torch.cat([kv.Value, v], 2);
+                }
+
+                cache.Set(AttentionSite.DecoderSelf, i, k.alias(), v.alias());
+            }
+
+            if (options.ValueHook is not null)
+            {
+                v = options.ValueHook(AttentionSite.DecoderSelf, i, v);
+            }
+
+            var (context, probabilities) = Attend(torch.matmul(q, k.transpose(-1, -2)), mask, v, _config.AttentionDropout, options);
+            attentions?.Add(probabilities);
+            Tensor attnOut = Linear(MergeHeads(context), W(p + "self_attn.out_proj.weight"), OptionalW(p + "self_attn.out_proj.bias"));
+            h = residual + Dropout(attnOut, _config.Dropout, options);
+            if (!_config.LayerNormBefore)
+            {
+                h = Norm(h, p + "self_attn_layer_norm");
+            }
+
+            residual = h;
+            Tensor y = _config.LayerNormBefore ? Norm(h, p + "final_layer_norm") : h;
+            y = Linear(y, W(p + "fc1.weight"), OptionalW(p + "fc1.bias"));
+            y = Activation(_config.Activation, y, options);
+            y = Linear(y, W(p + "fc2.weight"), OptionalW(p + "fc2.bias"));
+            h = residual + Dropout(y, _config.Dropout, options);
+            if (!_config.LayerNormBefore)
+            {
+                h = Norm(h, p + "final_layer_norm");
+            }
+        }
+
+        if (_config.FinalLayerNorm)
+        {
+            h = Norm(h, Prefix + "final_layer_norm");
+        }
+
+        if (OptionalW(Prefix + "project_out.weight") is { } projectOut)
+        {
+            h = Linear(h, projectOut, null);
+        }
+
+        hiddenStates?.Add(h);
+        if (cache is not null)
+        {
+            cache.Length = past + (int)length;
+        }
+
+        Tensor logits = ApplyHead(h, options);
+        return new DecoderOutput(
+            logits.MoveToOuterDisposeScope(),
+            attentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
+            null,
+            hiddenStates?.Select(a => a.MoveToOuterDisposeScope()).ToList());
+    }
+
+    /// <summary>OPTLearnedPositionalEmbedding's positions: cumsum(mask) · mask - 1 over past + new tokens, new ones kept
+    /// (padding reads position -1, i.e. row 1 of the table).</summary>
+    private static Tensor MaskPositions(Tensor? attentionMask, long batch, int past, long length, Device device)
+    {
+        if (attentionMask is null)
+        {
+            return torch.arange(past, past + length, device: device).unsqueeze(0).expand(batch, length);
+        }
+
+        Tensor m = attentionMask.to(ScalarType.Int64);
+        using Scalar one = 1.ToScalar();
+        Tensor positions = (torch.cumsum(m, 1) * m) - one;
+        return positions.narrow(1, past, length);
+    }
+
+    /// <summary>LayerNorm with the checkpoint's weight and bias (absent when layer_norm_elementwise_affine is false).</summary>
+    private Tensor Norm(Tensor x, string name) =>
+        nn.functional.layer_norm(x, [x.shape[^1]], OptionalW(name + ".weight"), OptionalW(name + ".bias"), 1e-5);
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _scale.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}
