@@ -31,6 +31,8 @@ public static class HfTokenizer
                 return MarianModel.CreateTokenizer(folder);
             case "T5Tokenizer" when HasAll(folder, "spiece.model"):
                 return T5Model.CreateTokenizer(folder);
+            case "M2M100Tokenizer" when HasAll(folder, "sentencepiece.bpe.model", "vocab.json"):
+                return M2M100Model.CreateTokenizer(folder);
         }
         // The slow files reproduce use_fast=False exactly, so tokenizer.json is only the fallback.
         if (folder.Has("tokenizer.json"))
@@ -42,11 +44,12 @@ public static class HfTokenizer
             "GPT2Tokenizer" or "BartTokenizer" => "vocab.json and merges.txt",
             "MarianTokenizer" => "source.spm, target.spm and vocab.json",
             "T5Tokenizer" => "spiece.model",
+            "M2M100Tokenizer" => "sentencepiece.bpe.model and vocab.json",
             _ => null,
         };
         throw new TokenizerLoadException(missing is null
             ? $"Tokenizer class '{tokenizerClass}' (from '{folder.PathOf("tokenizer_config.json")}') is not supported and " +
-              "the folder has no tokenizer.json. Supported: GPT2Tokenizer, BartTokenizer, MarianTokenizer, T5Tokenizer."
+              "the folder has no tokenizer.json. Supported: GPT2Tokenizer, BartTokenizer, MarianTokenizer, T5Tokenizer, M2M100Tokenizer."
             : $"'{folder.Directory}' declares {tokenizerClass} but lacks {missing} (and has no tokenizer.json).");
     }
 

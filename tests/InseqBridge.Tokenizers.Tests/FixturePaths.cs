@@ -3,19 +3,25 @@ namespace InseqBridge.Tokenizers.Tests;
 /// <summary>Finds the parity fixtures by walking up from the test binaries to the solution folder.</summary>
 internal static class FixturePaths
 {
-    private static readonly Lazy<string> ModelsRoot = new(FindModelsRoot);
+    private static readonly Lazy<string> FixturesRoot = new(FindFixturesRoot);
 
-    public static readonly string[] ModelNames = ["gpt2", "bart", "llama", "qwen2", "marian", "t5"];
+    /// <summary>Models of tests/fixtures/parity (first) and tests/fixtures/parity-real (slow-tokenizer models of the
+    /// real-checkpoint set, made by the same transformers 4.39 stack).</summary>
+    public static readonly string[] ModelNames = ["gpt2", "bart", "llama", "qwen2", "marian", "t5", "m2m100", "mt5"];
 
-    public static string Model(string name) => Path.Combine(ModelsRoot.Value, name);
+    public static string Model(string name)
+    {
+        string parity = Path.Combine(FixturesRoot.Value, "parity", "models", name);
+        return Directory.Exists(parity) ? parity : Path.Combine(FixturesRoot.Value, "parity-real", "models", name);
+    }
 
-    private static string FindModelsRoot()
+    private static string FindFixturesRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "InseqBridge.sln")))
             {
-                return Path.Combine(dir.FullName, "tests", "fixtures", "parity", "models");
+                return Path.Combine(dir.FullName, "tests", "fixtures");
             }
         }
         throw new DirectoryNotFoundException($"No InseqBridge.sln above {AppContext.BaseDirectory}.");

@@ -167,6 +167,7 @@ public abstract class TransformerLanguageModel : IDisposable
                 LlamaConfig c => new LlamaModel(c, weights),
                 BartConfig c => new BartModel(c, weights),
                 T5Config c => new T5Model(c, weights),
+                M2M100Config c => new M2M100Model(c, weights),
                 _ => throw new UnsupportedModelException($"No native implementation for {config.ModelType}."),
             };
         }
