@@ -30,9 +30,18 @@ public static class Fixtures
 
     public static string ReferenceVarietyDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "reference-variety");
 
-    public static string ModelDir(string name) => Path.Combine(ParityDir, "models", name);
+    /// <summary>The real-checkpoint set (tests/fixtures/parity-real, copied from shared/parity-real): slow-tokenizer
+    /// models of further architectures with Inseq 0.6 cases, made by the same transformers 4.39 stack.</summary>
+    public static string ParityRealDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "parity-real");
 
-    public static IEnumerable<string> ModelNames => ["gpt2", "bart", "llama", "qwen2", "marian", "t5"];
+    /// <summary>A fixture model folder: tests/fixtures/parity/models/NAME, else tests/fixtures/parity-real/models/NAME.</summary>
+    public static string ModelDir(string name)
+    {
+        string parity = Path.Combine(ParityDir, "models", name);
+        return Directory.Exists(parity) ? parity : Path.Combine(ParityRealDir, "models", name);
+    }
+
+    public static IEnumerable<string> ModelNames => ["gpt2", "bart", "llama", "qwen2", "marian", "t5", "m2m100", "mt5"];
 
     public static JsonDocument Json(string path) => JsonDocument.Parse(File.ReadAllBytes(path));
 
