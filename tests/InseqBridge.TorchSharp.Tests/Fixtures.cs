@@ -34,11 +34,17 @@ public static class Fixtures
     /// models of further architectures with Inseq 0.6 cases, made by the same transformers 4.39 stack.</summary>
     public static string ParityRealDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "parity-real");
 
-    /// <summary>A fixture model folder: tests/fixtures/parity/models/NAME, else tests/fixtures/parity-real/models/NAME.</summary>
+    /// <summary>Encoder-decoders with different encoder and decoder depths, with Python Inseq outputs
+    /// (python/reference/make_asymmetric_models.py, python/reference/cases/asymmetric.json).</summary>
+    public static string ReferenceAsymmetricDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "reference-asymmetric");
+
+    /// <summary>A fixture model folder: tests/fixtures/parity/models/NAME, else the same under parity-real or
+    /// reference-asymmetric.</summary>
     public static string ModelDir(string name)
     {
         string parity = Path.Combine(ParityDir, "models", name);
-        return Directory.Exists(parity) ? parity : Path.Combine(ParityRealDir, "models", name);
+        string asymmetric = Path.Combine(ReferenceAsymmetricDir, "models", name);
+        return Directory.Exists(parity) ? parity : Directory.Exists(asymmetric) ? asymmetric : Path.Combine(ParityRealDir, "models", name);
     }
 
     public static IEnumerable<string> ModelNames => ["gpt2", "bart", "llama", "qwen2", "marian", "t5", "m2m100", "mt5"];

@@ -1,12 +1,13 @@
 using InseqBridge.TorchSharp.Checkpoints;
 using InseqBridge.TorchSharp.Models;
 using TorchSharp;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace InseqBridge.TorchSharp.Tests.Models;
 
 /// <summary>Forward passes match transformers' logits (reference: logits.safetensors, made by transformers 4.39).</summary>
-public class LogitsParityTests
+public class LogitsParityTests(ITestOutputHelper output)
 {
     /// <summary>Absolute tolerance from the models issue: fp32 logits within 1e-4.</summary>
     private const double Tolerance = 1e-4;
@@ -51,6 +52,7 @@ public class LogitsParityTests
 
             Assert.Equal(expected.shape, logits.shape);
             double maxDiff = (logits - expected).abs().max().item<float>();
+            output.WriteLine($"{modelName} input {input}: max |logits - transformers| = {maxDiff:E3}");
             Assert.True(maxDiff <= Tolerance, $"{modelName} input {input}: max |logits - transformers| = {maxDiff:E3} > {Tolerance:E0}");
         }
         finally
