@@ -1,6 +1,6 @@
 """Builds the small random encoder-decoders with different encoder and decoder depths (and head counts) used by
-tests/fixtures/reference-asymmetric: a BART whose encoder is deeper than its decoder and a Marian whose decoder is
-deeper than its encoder, as distilled checkpoints are.
+tests/fixtures/reference-asymmetric: a BART whose encoder is deeper than its decoder, a Marian and an M2M100 (the
+NLLB architecture) whose decoder is deeper than their encoder, as distilled checkpoints are.
 
 Usage (the Inseq 0.6 reference stack, see shared/tools/refstack):
     PYTHONPATH=$REF_PYTHONPATH /usr/bin/python3 python/reference/make_asymmetric_models.py OUT_ROOT
@@ -9,7 +9,7 @@ Writes OUT_ROOT/models/<name>/ (save_pretrained with safetensors + the slow toke
 transformers.set_seed(42) right before constructing each model, eval mode, no training.
 BART's tokenizer is BartTokenizer over the GPT-2 byte-level BPE of tests/fixtures/parity/models/gpt2 truncated to its
 first 1000 merges (fairseq specials first, ids shifted by 4, <mask> last); Marian reuses the tokenizer files of
-tests/fixtures/parity/models/marian.
+tests/fixtures/parity/models/marian, M2M100 those of tests/fixtures/parity-real/models/m2m100 (en -> fr).
 """
 import json
 import os
@@ -39,13 +39,18 @@ def bart_tokenizer(work):
     return transformers.BartTokenizer(os.path.join(work, "vocab.json"), os.path.join(work, "merges.txt"))
 
 
-def save(model, tokenizer, name, info):
+def save(model, tokenizer, name, info, tokenizer_files_from=None):
     d = os.path.join(OUT, "models", name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     model.eval()
     model.save_pretrained(d, safe_serialization=True)
-    tokenizer.save_pretrained(d)
+    if tokenizer_files_from is None:
+        tokenizer.save_pretrained(d)
+    else:
+        # save_pretrained of a reloaded M2M100Tokenizer fails on this stack (no Rust tokenizers): copy its files.
+        for f in ("sentencepiece.bpe.model", "vocab.json", "tokenizer_config.json", "special_tokens_map.json"):
+            shutil.copy(os.path.join(tokenizer_files_from, f), d)
     info.update(transformers_version=transformers.__version__, torch_version=torch.__version__, seed=SEED,
                 parameters=sum(p.numel() for p in model.parameters()))
     json.dump(info, open(os.path.join(d, "model_info.json"), "w"), indent=1)
@@ -78,6 +83,17 @@ def main():
     model = transformers.MarianMTModel(transformers.MarianConfig(**args))
     save(model, tok, "marian_asym", {"class": "MarianMTModel", "config_args": args,
                                      "tokenizer": "MarianTokenizer of tests/fixtures/parity/models/marian"})
+    real = os.path.join(REPO, "tests", "fixtures", "parity-real", "models", "m2m100")
+    tok = transformers.M2M100Tokenizer.from_pretrained(real)
+    base = json.load(open(os.path.join(real, "config.json")))
+    args = dict(vocab_size=base["vocab_size"], d_model=16, encoder_layers=1, decoder_layers=2, encoder_attention_heads=2,
+                decoder_attention_heads=4, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=64,
+                activation_function="relu", forced_bos_token_id=tok.get_lang_id("fr"))
+    set_seed(SEED)
+    model = transformers.M2M100ForConditionalGeneration(transformers.M2M100Config(**args))
+    save(model, tok, "m2m100_asym", {"class": "M2M100ForConditionalGeneration", "config_args": args,
+                                     "tokenizer": "M2M100Tokenizer of tests/fixtures/parity-real/models/m2m100"},
+         tokenizer_files_from=real)
     shutil.rmtree(work)
 
 

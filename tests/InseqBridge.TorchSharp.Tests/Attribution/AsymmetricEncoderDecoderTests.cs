@@ -10,7 +10,7 @@ namespace InseqBridge.TorchSharp.Tests.Attribution;
 /// <summary>
 /// Encoder-decoders whose encoder and decoder differ in depth and head count (as distilled BART / Marian / NLLB
 /// checkpoints do): tests/fixtures/reference-asymmetric (bart_asym: encoder 3 layers x 4 heads, decoder 1 x 2;
-/// marian_asym: encoder 1 x 2, decoder 3 x 4). Each attention output has its own part's shape, and the encoder
+/// marian_asym: encoder 1 x 2, decoder 3 x 4; m2m100_asym: encoder 1 x 2, decoder 2 x 4). Each attention output has its own part's shape, and the encoder
 /// self-attention equals the encoder's own attention probabilities. Python Inseq's outputs on the same models are
 /// checked by AttributionParityTests (set reference-asymmetric).
 /// </summary>
@@ -22,9 +22,10 @@ public class AsymmetricEncoderDecoderTests
     [Theory]
     [InlineData("bart_asym")]
     [InlineData("marian_asym")]
+    [InlineData("m2m100_asym")]
     public void Attention_outputs_have_the_shape_of_their_part(string name)
     {
-        var config = (BartConfig)ModelConfig.Load(Fixtures.ModelDir(name));
+        var config = Depths.Of(name);
         Assert.NotEqual(config.EncoderLayers, config.DecoderLayers);
         Assert.NotEqual(config.EncoderHeads, config.DecoderHeads);
         FeatureAttributionOutput output = AttributionParityTests.Model(name).Attribute(new AttributionRequest(Sources)
@@ -47,9 +48,10 @@ public class AsymmetricEncoderDecoderTests
     [Theory]
     [InlineData("bart_asym")]
     [InlineData("marian_asym")]
+    [InlineData("m2m100_asym")]
     public void Value_zeroing_encoder_scores_have_the_encoder_depth(string name)
     {
-        var config = (BartConfig)ModelConfig.Load(Fixtures.ModelDir(name));
+        var config = Depths.Of(name);
         FeatureAttributionOutput output = AttributionParityTests.Model(name).Attribute(new AttributionRequest(Sources)
         {
             GeneratedTexts = Targets,
@@ -62,6 +64,17 @@ public class AsymmetricEncoderDecoderTests
             Assert.Equal([s, n, config.DecoderLayers], sequence.SourceAttributions!.Shape);
             Assert.Equal([s, s, config.EncoderLayers], sequence.SequenceScores["encoder_self_scores"].Shape);
             Assert.All(sequence.SequenceScores["encoder_self_scores"].ToArray(), v => Assert.True(float.IsNaN(v) || float.IsFinite(v)));
+        }
+    }
+
+    /// <summary>Layer and head counts of each part, as config.json gives them.</summary>
+    private sealed record Depths(int EncoderLayers, int EncoderHeads, int DecoderLayers, int DecoderHeads)
+    {
+        public static Depths Of(string name)
+        {
+            var raw = ModelConfig.Load(Fixtures.ModelDir(name)).Raw;
+            int Get(string key) => raw.GetProperty(key).GetInt32();
+            return new Depths(Get("encoder_layers"), Get("encoder_attention_heads"), Get("decoder_layers"), Get("decoder_attention_heads"));
         }
     }
 
