@@ -63,6 +63,8 @@ public static class HfTokenizer
                 return new SlowTokenizer(ByteLevelBpeModel.Load(folder, isBart: false, className: "CodeGenTokenizer"), folder);
             case "GemmaTokenizer" when HasAll(folder, "tokenizer.model"):
                 return GemmaModel.CreateTokenizer(folder);
+            case "M2M100Tokenizer" when HasAll(folder, "sentencepiece.bpe.model", "vocab.json"):
+                return M2M100Model.CreateTokenizer(folder);
         }
         string? missing = tokenizerClass switch
         {
@@ -71,11 +73,12 @@ public static class HfTokenizer
             "T5Tokenizer" => "spiece.model",
             "CodeGenTokenizer" => "vocab.json and merges.txt",
             "GemmaTokenizer" => "tokenizer.model",
+            "M2M100Tokenizer" => "sentencepiece.bpe.model and vocab.json",
             _ => null,
         };
         throw new TokenizerLoadException(missing is null
             ? $"Slow tokenizer class '{tokenizerClass}' (from '{folder.PathOf("tokenizer_config.json")}') is not supported and " +
-              "the folder has no tokenizer.json. Supported slow classes: GPT2Tokenizer, BartTokenizer, CodeGenTokenizer, GemmaTokenizer, MarianTokenizer, T5Tokenizer."
+              "the folder has no tokenizer.json. Supported slow classes: GPT2Tokenizer, BartTokenizer, CodeGenTokenizer, GemmaTokenizer, M2M100Tokenizer, MarianTokenizer, T5Tokenizer."
             : $"'{folder.Directory}' declares {tokenizerClass} but lacks {missing} (and has no tokenizer.json).");
     }
 

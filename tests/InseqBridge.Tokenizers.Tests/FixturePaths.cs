@@ -7,7 +7,7 @@ internal static class FixturePaths
 
     /// <summary>Models of tests/fixtures/parity (first) and tests/fixtures/parity-real (slow-tokenizer models of the
     /// real-checkpoint set, made by the same transformers 4.39 stack).</summary>
-    public static readonly string[] ModelNames = ["gpt2", "bart", "llama", "qwen2", "marian", "t5", "gpt_neox", "opt", "gemma", "phi"];
+    public static readonly string[] ModelNames = ["gpt2", "bart", "llama", "qwen2", "marian", "t5", "gpt_neox", "opt", "gemma", "phi", "m2m100", "mt5"];
 
     public static string Model(string name)
     {

@@ -55,14 +55,20 @@ public static class Fixtures
         }
     }
 
-    /// <summary>A model folder of the parity set, else of the parity-real set.</summary>
+    /// <summary>Encoder-decoders with different encoder and decoder depths, with Python Inseq outputs
+    /// (python/reference/make_asymmetric_models.py, python/reference/cases/asymmetric.json).</summary>
+    public static string ReferenceAsymmetricDir => Path.Combine(RepositoryRoot, "tests", "fixtures", "reference-asymmetric");
+
+    /// <summary>A fixture model folder: tests/fixtures/parity/models/NAME, else the same under reference-asymmetric or
+    /// parity-real.</summary>
     public static string ModelDir(string name)
     {
         string parity = Path.Combine(ParityDir, "models", name);
-        return Directory.Exists(parity) ? parity : Path.Combine(ParityRealDir, "models", name);
+        string asymmetric = Path.Combine(ReferenceAsymmetricDir, "models", name);
+        return Directory.Exists(parity) ? parity : Directory.Exists(asymmetric) ? asymmetric : Path.Combine(ParityRealDir, "models", name);
     }
 
-    public static IEnumerable<string> ModelNames => ["gpt2", "bart", "llama", "qwen2", "marian", "t5", "gpt_neox", "opt", "gemma", "phi"];
+    public static IEnumerable<string> ModelNames => ["gpt2", "bart", "llama", "qwen2", "marian", "t5", "gpt_neox", "opt", "gemma", "phi", "m2m100", "mt5"];
 
     public static JsonDocument Json(string path) => JsonDocument.Parse(File.ReadAllBytes(path));
 

@@ -38,4 +38,11 @@ internal interface ITokenizerModel
 
     /// <summary><c>build_inputs_with_special_tokens</c> for one sequence.</summary>
     List<int> BuildInputsWithSpecialTokens(List<int> ids, SlowTokenizer owner);
+
+    /// <summary>
+    /// <c>build_inputs_with_special_tokens</c> for one sequence, in input or target mode (<c>text_target=</c>): classes
+    /// whose special tokens depend on the side (M2M100's language codes) override it.
+    /// </summary>
+    List<int> BuildInputsWithSpecialTokens(List<int> ids, SlowTokenizer owner, bool asTarget) =>
+        BuildInputsWithSpecialTokens(ids, owner);
 }

@@ -153,7 +153,7 @@ internal sealed class SlowTokenizer : IHfTokenizer
         {
             ids.Add(ConvertTokenToId(token));
         }
-        return addSpecialTokens ? _model.BuildInputsWithSpecialTokens(ids, this) : ids;
+        return addSpecialTokens ? _model.BuildInputsWithSpecialTokens(ids, this, asTarget) : ids;
     }
 
     /// <inheritdoc />

@@ -64,6 +64,16 @@ internal sealed class SentencePieceProcessor
         foreach (var (piece, id) in _segment(normalized))
         {
             bool unknown = id == Vocabulary.UnknownId;
+            if (unknown && Vocabulary.Model.ByteFallback)
+            {
+                // byte_fallback: an unknown piece becomes one <0xXX> piece per UTF-8 byte.
+                foreach (byte b in Encoding.UTF8.GetBytes(piece))
+                {
+                    pieces.Add($"<0x{b:X2}>");
+                }
+                previousUnknown = false;
+                continue;
+            }
             if (unknown && previousUnknown)
             {
                 pieces[^1] += piece;
@@ -79,15 +89,24 @@ internal sealed class SentencePieceProcessor
 
     /// <summary>
     /// <c>decode(pieces)</c>: control pieces vanish, the unknown piece prints the unknown surface, pieces outside the
-    /// model are copied as they are, ▁ becomes a space and the leading ▁ of the text is dropped.
+    /// model are copied as they are, ▁ becomes a space and the leading ▁ of the text is dropped. Runs of byte pieces
+    /// (<c>&lt;0xXX&gt;</c>) are joined into bytes and read as UTF-8, each byte that does not start a valid character
+    /// printing U+FFFD.
     /// </summary>
     public string DecodePieces(IReadOnlyList<string> pieces)
     {
         var text = new StringBuilder();
+        var bytes = new List<byte>();
         foreach (var piece in pieces)
         {
             int id = Vocabulary.PieceToId(piece);
             var type = Vocabulary.TypeOf(id);
+            if (type == SentencePieceType.Byte && TryParseByte(piece, out byte value))
+            {
+                bytes.Add(value);
+                continue;
+            }
+            FlushBytes(bytes, text);
             if (type == SentencePieceType.Control)
             {
                 continue;
@@ -104,6 +123,38 @@ internal sealed class SentencePieceProcessor
             }
             text.Append(surface.ToString().Replace(SpaceSymbol, " ", StringComparison.Ordinal));
         }
+        FlushBytes(bytes, text);
         return text.ToString();
+    }
+
+    private static bool TryParseByte(string piece, out byte value)
+    {
+        value = 0;
+        return piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece[5] == '>' &&
+               byte.TryParse(piece.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out value);
+    }
+
+    /// <summary>Appends pending byte pieces as UTF-8, one U+FFFD per byte that does not begin a valid character.</summary>
+    private static void FlushBytes(List<byte> bytes, StringBuilder text)
+    {
+        if (bytes.Count == 0)
+        {
+            return;
+        }
+        ReadOnlySpan<byte> span = bytes.ToArray();
+        while (!span.IsEmpty)
+        {
+            if (Rune.DecodeFromUtf8(span, out Rune rune, out int consumed) == System.Buffers.OperationStatus.Done)
+            {
+                text.Append(rune.ToString());
+            }
+            else
+            {
+                text.Append('\uFFFD');
+                consumed = 1;
+            }
+            span = span[consumed..];
+        }
+        bytes.Clear();
     }
 }

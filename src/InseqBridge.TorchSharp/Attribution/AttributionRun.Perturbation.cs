@@ -87,16 +87,19 @@ internal sealed partial class AttributionRun
         {
             float[][] encoder = SplitRows(encoderScores);
             int width = _sources!.Width;
+
+            // The encoder's own layer count (distilled checkpoints have fewer encoder or decoder layers).
+            int encoderLayers = (int)encoderScores.shape[3];
             NdArray EncoderSelfScores(int b, int s, int n)
             {
-                // [zeroed source token, source position, layers] without padding.
-                var data = new float[s * s * layers];
+                // [zeroed source token, source position, encoder layers] without padding.
+                var data = new float[s * s * encoderLayers];
                 for (int a = 0; a < s; a++)
                 {
-                    Array.Copy(encoder[b], a * width * layers, data, a * s * layers, s * layers);
+                    Array.Copy(encoder[b], a * width * encoderLayers, data, a * s * encoderLayers, s * encoderLayers);
                 }
 
-                return new NdArray(data, [s, s, layers]);
+                return new NdArray(data, [s, s, encoderLayers]);
             }
 
             _sequenceScores.Add(("encoder_self_scores", EncoderSelfScores));

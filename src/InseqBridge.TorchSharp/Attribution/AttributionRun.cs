@@ -45,6 +45,7 @@ internal sealed partial class AttributionRun
     internal const string DeltasScore = "deltas";
 
     private float[][]? _encoderSelfAttentions;
+    private int[]? _encoderInnerShape;
     private float[][]? _decoderSelfAttentions;
     private int _prefixWidth;
     private IReadOnlyList<AlignmentPair>[]? _contrastPairs;
@@ -551,7 +552,11 @@ internal sealed partial class AttributionRun
             Tensor sourceMask = Rows(_sources.Mask, rows, _sources.Width);
             EncoderOutput encoded = _model.Encode(_model.EmbedEncoderTokens(sourceIds), sourceMask, options);
             output = _model.Decode(_model.EmbedDecoderTokens(prefixIds), prefixMask, null, encoded, sourceMask, null, options);
-            _encoderSelfAttentions = SplitRows(torch.stack(encoded.Attentions!, 1).permute(0, 4, 3, 1, 2).contiguous());
+            Tensor encoderSelf = torch.stack(encoded.Attentions!, 1).permute(0, 4, 3, 1, 2).contiguous();
+
+            // The encoder may have other layer and head counts than the decoder (distilled checkpoints).
+            _encoderInnerShape = [(int)encoderSelf.shape[3], (int)encoderSelf.shape[4]];
+            _encoderSelfAttentions = SplitRows(encoderSelf);
             _sourceWidth = _sources.Width;
         }
         else
@@ -685,18 +690,19 @@ internal sealed partial class AttributionRun
             }
 
             var sequenceScores = new Dictionary<string, NdArray>();
-            if (_encoderSelfAttentions is not null && innerShape is not null)
+            if (_encoderSelfAttentions is not null && _encoderInnerShape is not null)
             {
-                // [source keys, source queries, layers, heads] without padding.
+                // [source keys, source queries, encoder layers, encoder heads] without padding.
                 int s = source.Count;
-                var data = new float[s * s * inner];
+                int encoderInner = _encoderInnerShape[0] * _encoderInnerShape[1];
+                var data = new float[s * s * encoderInner];
                 float[] full = _encoderSelfAttentions[b];
                 for (int k = 0; k < s; k++)
                 {
-                    Array.Copy(full, k * _sourceWidth * inner, data, k * s * inner, s * inner);
+                    Array.Copy(full, k * _sourceWidth * encoderInner, data, k * s * encoderInner, s * encoderInner);
                 }
 
-                sequenceScores["encoder_self_attentions"] = new NdArray(data, [s, s, .. innerShape]);
+                sequenceScores["encoder_self_attentions"] = new NdArray(data, [s, s, .. _encoderInnerShape]);
             }
 
             if (_decoderSelfAttentions is not null && innerShape is not null)

@@ -81,8 +81,8 @@ public sealed record GenerationConfig
             PadTokenId = model.PadTokenId,
             BosTokenId = model.BosTokenId,
             DecoderStartTokenId = model.DecoderStartTokenId,
-            ForcedBosTokenId = (model as BartConfig)?.ForcedBosTokenId,
-            ForcedEosTokenId = (model as BartConfig)?.ForcedEosTokenId,
+            ForcedBosTokenId = (model as BartConfig)?.ForcedBosTokenId ?? (model as M2M100Config)?.ForcedBosTokenId,
+            ForcedEosTokenId = (model as BartConfig)?.ForcedEosTokenId ?? (model as M2M100Config)?.ForcedEosTokenId,
             BadWordsIds = ReadBadWords(model.Raw),
         };
         string path = Path.Combine(directory, "generation_config.json");

@@ -10,7 +10,7 @@ namespace InseqBridge.TorchSharp.Checkpoints;
 public abstract record ModelConfig
 {
     /// <summary>The <c>model_type</c> values the native backend implements.</summary>
-    public static IReadOnlyList<string> SupportedModelTypes { get; } = ["gpt2", "llama", "mistral", "qwen2", "bart", "marian", "t5", "gpt_neox", "opt", "gemma", "phi"];
+    public static IReadOnlyList<string> SupportedModelTypes { get; } = ["gpt2", "llama", "mistral", "qwen2", "bart", "marian", "t5", "gpt_neox", "opt", "gemma", "phi", "mt5", "m2m_100"];
 
     /// <summary><c>model_type</c> as written in config.json.</summary>
     public required string ModelType { get; init; }
@@ -86,11 +86,12 @@ public abstract record ModelConfig
                 "gpt2" => Gpt2Config.Read(r),
                 "llama" or "mistral" or "qwen2" => LlamaConfig.Read(r),
                 "bart" or "marian" => BartConfig.Read(r),
-                "t5" => T5Config.Read(r),
+                "t5" or "mt5" => T5Config.Read(r),
                 "gpt_neox" => GptNeoXConfig.Read(r),
                 "opt" => OptConfig.Read(r),
                 "gemma" => GemmaConfig.Read(r),
                 "phi" => PhiConfig.Read(r),
+                "m2m_100" => M2M100Config.Read(r),
                 _ => throw new UnsupportedModelException(
                     $"model_type '{modelType}' is not supported by the native backend (supported: {string.Join(", ", SupportedModelTypes)}). " +
                     "Use the Python backend (--backend python) for other models."),
@@ -559,10 +560,11 @@ public sealed record T5Config : ModelConfig
     internal static T5Config Read(ConfigReader r)
     {
         int layers = r.Int("num_layers");
+        string type = r.String("model_type")!;
         return new T5Config
         {
-            ModelType = "t5",
-            ModelClass = r.ModelClass("T5ForConditionalGeneration"),
+            ModelType = type,
+            ModelClass = r.ModelClass(type == "mt5" ? "MT5ForConditionalGeneration" : "T5ForConditionalGeneration"),
             VocabSize = r.Int("vocab_size"),
             IsEncoderDecoder = true,
             MaxPositions = null,

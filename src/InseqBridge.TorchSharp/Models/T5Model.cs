@@ -8,7 +8,9 @@ namespace InseqBridge.TorchSharp.Models;
 /// <summary>
 /// T5 (<c>T5ForConditionalGeneration</c>): pre-RMSNorm blocks, unscaled dot-product attention with relative
 /// position buckets (bias table in the first block of each stack), ReLU or gated-GELU feed-forward, lm_head tied
-/// to <c>shared</c> with the d_model^-0.5 rescaling.
+/// to <c>shared</c> with the d_model^-0.5 rescaling. T5 v1.1 and MT5 (<c>model_type</c> <c>mt5</c>,
+/// <c>MT5ForConditionalGeneration</c>) are the same network with <c>feed_forward_proj</c> gated-gelu (gelu_new on
+/// <c>wi_0</c> times <c>wi_1</c>) and an untied <c>lm_head</c> applied without the rescaling.
 /// </summary>
 public sealed class T5Model : TransformerLanguageModel
 {

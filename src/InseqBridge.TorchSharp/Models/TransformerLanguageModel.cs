@@ -232,6 +232,7 @@ public abstract class TransformerLanguageModel : IDisposable
                 OptConfig c => new OptModel(c, weights),
                 GemmaConfig c => new GemmaModel(c, weights),
                 PhiConfig c => new PhiModel(c, weights),
+                M2M100Config c => new M2M100Model(c, weights),
                 _ => throw new UnsupportedModelException($"No native implementation for {config.ModelType}."),
             };
         }

@@ -7,8 +7,10 @@ namespace InseqBridge.TorchSharp.Tests.Attribution;
 
 /// <summary>One case of the parity manifest: the exact Python Inseq call and its saved outputs.</summary>
 /// <remarks>
-/// Two sets: tests/fixtures/parity (the shared parity set) and tests/fixtures/reference-extra (produced by
-/// python/reference/run_reference_cases.py from python/reference/cases/*.json with the real Python Inseq 0.6.0).
+/// Sets: tests/fixtures/parity (the shared parity set), tests/fixtures/reference-extra (produced by
+/// python/reference/run_reference_cases.py from python/reference/cases/*.json with the real Python Inseq 0.6.0), and
+/// tests/fixtures/parity-real (the real-checkpoint set's OK cases), tests/fixtures/reference-asymmetric (encoder-decoders
+/// with different encoder and decoder depths, python/reference/cases/asymmetric.json).
 /// </remarks>
 public sealed record ReferenceCase(string Id, string Model, string Method, JsonElement Attribute, string Root, string OutputFile, string AggregatedFile)
 {
@@ -17,9 +19,13 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
     public IAggregator[] Aggregation { get; init; } = [];
 
     private static readonly Lazy<List<ReferenceCase>> All = new(() =>
-        new[] { Fixtures.ParityDir, Fixtures.ReferenceExtraDir, Fixtures.ReferenceAggregationDir, Fixtures.ReferenceVarietyDir, Fixtures.ParityRealDir }
+        new[] { Fixtures.ParityDir, Fixtures.ReferenceExtraDir, Fixtures.ReferenceAggregationDir, Fixtures.ReferenceVarietyDir, Fixtures.ParityRealDir, Fixtures.ReferenceAsymmetricDir }
             .Concat(ExtraRoots())
             .SelectMany(Load)
+
+            // tests/fixtures/parity-real/manifest.json is the shared set's manifest verbatim; its cases run for the
+            // models whose folders were copied (LogitsParityTests and GenerationParityTests list those explicitly).
+            .Where(c => c.Root != Fixtures.ParityRealDir || Directory.Exists(Fixtures.ModelDir(c.Model)))
             .ToList());
 
     /// <summary>

@@ -52,7 +52,7 @@ public class LogitsParityTests(ITestOutputHelper output)
 
             Assert.Equal(expected.shape, logits.shape);
             double maxDiff = (logits - expected).abs().max().item<float>();
-            output.WriteLine($"{modelName} input {input}: max |logits - transformers| = {maxDiff:E2}");
+            output.WriteLine($"{modelName} input {input}: max |logits - transformers| = {maxDiff:E3}");
             Assert.True(maxDiff <= Tolerance, $"{modelName} input {input}: max |logits - transformers| = {maxDiff:E3} > {Tolerance:E0}");
         }
         finally

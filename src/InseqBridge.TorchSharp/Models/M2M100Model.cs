@@ -1,0 +1,214 @@
+using InseqBridge.TorchSharp.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+using static InseqBridge.TorchSharp.Models.TransformerOps;
+
+namespace InseqBridge.TorchSharp.Models;
+
+/// <summary>
+/// M2M100 and dense NLLB (<c>M2M100ForConditionalGeneration</c>): pre-LayerNorm encoder and decoder layers, a final
+/// LayerNorm after each stack, sinusoidal positions whose ids start at <c>pad_token_id + 1</c>, embeddings scaled by
+/// sqrt(d_model), and the head tied to <c>model.shared</c> (no bias). The target language is chosen by the first
+/// generated token (<c>forced_bos_token_id</c>), after the decoder start token <c>&lt;/s&gt;</c>.
+/// </summary>
+public sealed class M2M100Model : TransformerLanguageModel
+{
+    private const double LayerNormEpsilon = 1e-5;
+    private readonly M2M100Config _config;
+
+    internal M2M100Model(M2M100Config config, Dictionary<string, Tensor> weights) : base(config, weights)
+    {
+        _config = config;
+        _ = W("model.shared.weight");
+        _ = W("model.encoder.layer_norm.weight");
+        _ = W("model.decoder.layer_norm.weight");
+    }
+
+    /// <inheritdoc />
+    public override int DecoderLayers => _config.DecoderLayers;
+
+    /// <inheritdoc />
+    public override int EncoderLayers => _config.EncoderLayers;
+
+    /// <inheritdoc />
+    public override double EmbedScale => _config.ScaleEmbedding ? Math.Sqrt(_config.HiddenSize) : 1.0;
+
+    /// <inheritdoc />
+    public override Tensor EmbeddingMatrix => W("model.shared.weight");
+
+    /// <inheritdoc />
+    public override EncoderOutput Encode(Tensor inputsEmbeds, Tensor? attentionMask, ForwardOptions options)
+    {
+        long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
+        var attentions = options.OutputAttentions ? new List<Tensor>() : null;
+        var hiddenStates = options.OutputHiddenStates ? new List<Tensor>() : null;
+
+        using var scope = torch.NewDisposeScope();
+        Tensor h = Dropout(inputsEmbeds + Positions(0, length, inputsEmbeds), _config.Dropout, options);
+        Tensor mask = AdditiveMask(attentionMask, batch, length, length, causal: false, inputsEmbeds.device);
+        for (int i = 0; i < _config.EncoderLayers; i++)
+        {
+            hiddenStates?.Add(h);
+            if (DropLayer(_config.EncoderLayerDrop, options))
+            {
+                attentions?.Add(torch.zeros(batch, _config.EncoderHeads, length, length, device: inputsEmbeds.device));
+                continue;
+            }
+
+            string p = $"model.encoder.layers.{i}.";
+            Tensor normed = Norm(h, p + "self_attn_layer_norm.");
+            var (attn, probabilities) = Attention(normed, normed, mask, p + "self_attn.", _config.EncoderHeads, AttentionSite.EncoderSelf, i, null, options);
+            attentions?.Add(probabilities);
+            h = h + Dropout(attn, _config.Dropout, options);
+            h = FeedForward(h, p, options);
+        }
+
+        h = Norm(h, "model.encoder.layer_norm.");
+        hiddenStates?.Add(h);
+        return new EncoderOutput(
+            h.MoveToOuterDisposeScope(),
+            attentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
+            hiddenStates?.Select(a => a.MoveToOuterDisposeScope()).ToList());
+    }
+
+    /// <inheritdoc />
+    public override DecoderOutput Decode(
+        Tensor inputsEmbeds,
+        Tensor? attentionMask,
+        Tensor? positionIds,
+        EncoderOutput? encoder,
+        Tensor? encoderAttentionMask,
+        KvCache? cache,
+        ForwardOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(encoder);
+        long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
+        long source = encoder.LastHiddenState.shape[1];
+        int past = cache?.Length ?? 0;
+        var attentions = options.OutputAttentions ? new List<Tensor>() : null;
+        var crossAttentions = options.OutputAttentions ? new List<Tensor>() : null;
+        var hiddenStates = options.OutputHiddenStates ? new List<Tensor>() : null;
+
+        using var scope = torch.NewDisposeScope();
+        Tensor h = Dropout(inputsEmbeds + Positions(past, length, inputsEmbeds), _config.Dropout, options);
+        Tensor selfMask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
+        Tensor crossMask = AdditiveMask(encoderAttentionMask, batch, length, source, causal: false, inputsEmbeds.device);
+        for (int i = 0; i < _config.DecoderLayers; i++)
+        {
+            hiddenStates?.Add(h);
+            if (DropLayer(_config.DecoderLayerDrop, options))
+            {
+                attentions?.Add(torch.zeros(batch, _config.DecoderHeads, length, past + length, device: inputsEmbeds.device));
+                crossAttentions?.Add(torch.zeros(batch, _config.DecoderHeads, length, source, device: inputsEmbeds.device));
+                continue;
+            }
+
+            string p = $"model.decoder.layers.{i}.";
+            Tensor normed = Norm(h, p + "self_attn_layer_norm.");
+            var (attn, probabilities) = Attention(normed, normed, selfMask, p + "self_attn.", _config.DecoderHeads, AttentionSite.DecoderSelf, i, cache, options);
+            attentions?.Add(probabilities);
+            h = h + Dropout(attn, _config.Dropout, options);
+
+            Tensor normedCross = Norm(h, p + "encoder_attn_layer_norm.");
+            var (cross, crossProbabilities) = Attention(normedCross, encoder.LastHiddenState, crossMask, p + "encoder_attn.", _config.DecoderHeads, AttentionSite.Cross, i, cache, options);
+            crossAttentions?.Add(crossProbabilities);
+            h = h + Dropout(cross, _config.Dropout, options);
+            h = FeedForward(h, p, options);
+        }
+
+        h = Norm(h, "model.decoder.layer_norm.");
+        hiddenStates?.Add(h);
+        if (cache is not null)
+        {
+            cache.Length = past + (int)length;
+        }
+
+        Tensor logits = ApplyHead(h, options);
+        return new DecoderOutput(
+            logits.MoveToOuterDisposeScope(),
+            attentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
+            crossAttentions?.Select(a => a.MoveToOuterDisposeScope()).ToList(),
+            hiddenStates?.Select(a => a.MoveToOuterDisposeScope()).ToList());
+    }
+
+    /// <inheritdoc />
+    public override Tensor LanguageModelHead(Tensor hidden)
+    {
+        Tensor head = !_config.TieWordEmbeddings && OptionalW("lm_head.weight") is Tensor untied ? untied : EmbeddingMatrix;
+        return nn.functional.linear(hidden, head);
+    }
+
+    private Tensor Norm(Tensor h, string prefix) => LayerNorm(h, W(prefix + "weight"), W(prefix + "bias"), LayerNormEpsilon);
+
+    /// <summary>
+    /// M2M100SinusoidalPositionalEmbedding rows for positions past..past+length-1, i.e. table rows padding_idx + 1 +
+    /// position: [sin | cos] of position × exp(-k·ln(10000) / (half - 1)), computed in float32 as transformers does
+    /// (inputs given as embeddings get sequential positions, which is also what ids without padding get).
+    /// </summary>
+    private Tensor Positions(int past, long length, Tensor like)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        int dim = _config.HiddenSize, half = dim / 2;
+        using Scalar step = (-Math.Log(10000) / (half - 1)).ToScalar();
+        Tensor frequencies = torch.exp(torch.arange(half, dtype: ScalarType.Int64).to(ScalarType.Float32) * step);
+        long first = _config.PaddingIndex + 1 + past;
+        Tensor ids = torch.arange(first, first + length, dtype: ScalarType.Int64).to(ScalarType.Float32);
+        Tensor angles = ids.unsqueeze(1) * frequencies.unsqueeze(0);
+        Tensor table = torch.cat([torch.sin(angles), torch.cos(angles)], 1);
+        if (dim % 2 == 1)
+        {
+            table = torch.cat([table, torch.zeros(length, 1)], 1);
+        }
+
+        return table.to(like.dtype).to(like.device).unsqueeze(0).MoveToOuterDisposeScope();
+    }
+
+    private (Tensor Output, Tensor Probabilities) Attention(
+        Tensor hidden, Tensor keyValueSource, Tensor mask, string p, int heads, AttentionSite site, int layer, KvCache? cache, ForwardOptions options)
+    {
+        int headDim = _config.HiddenSize / heads;
+        double scaling = Math.Pow(headDim, -0.5);
+        Tensor q = SplitHeads(Linear(hidden, W(p + "q_proj.weight"), W(p + "q_proj.bias")) * scaling, heads, headDim);
+        Tensor k, v;
+        if (site == AttentionSite.Cross && cache is not null && cache.TryGet(site, layer, out var cached))
+        {
+            (k, v) = (cached.Key, cached.Value);
+        }
+        else
+        {
+            k = SplitHeads(Linear(keyValueSource, W(p + "k_proj.weight"), W(p + "k_proj.bias")), heads, headDim);
+            v = SplitHeads(Linear(keyValueSource, W(p + "v_proj.weight"), W(p + "v_proj.bias")), heads, headDim);
+            if (cache is not null)
+            {
+                if (site == AttentionSite.DecoderSelf && cache.TryGet(site, layer, out var kv))
+                {
+                    k = torch.cat([kv.Key, k], 2);
+                    v = torch.cat([kv.Value, v], 2);
+                }
+
+                cache.Set(site, layer, k.alias(), v.alias());
+            }
+        }
+
+        if (options.ValueHook is not null)
+        {
+            v = options.ValueHook(site, layer, v);
+        }
+
+        Tensor scores = torch.matmul(q, k.transpose(-1, -2));
+        var (context, probabilities) = Attend(scores, mask, v, _config.AttentionDropout, options);
+        Tensor output = Linear(MergeHeads(context), W(p + "out_proj.weight"), W(p + "out_proj.bias"));
+        return (output, probabilities);
+    }
+
+    /// <summary>Pre-norm feed-forward with its residual: h + fc2(act(fc1(LayerNorm(h)))).</summary>
+    private Tensor FeedForward(Tensor h, string p, ForwardOptions options)
+    {
+        Tensor normed = Norm(h, p + "final_layer_norm.");
+        Tensor y = Activation(_config.Activation, Linear(normed, W(p + "fc1.weight"), W(p + "fc1.bias")), options);
+        y = Dropout(y, _config.ActivationDropout, options);
+        y = Dropout(Linear(y, W(p + "fc2.weight"), W(p + "fc2.bias")), _config.Dropout, options);
+        return h + y;
+    }
+}
