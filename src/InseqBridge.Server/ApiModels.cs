@@ -116,7 +116,7 @@ public sealed record ModelList([property: JsonPropertyName("models")] IReadOnlyL
 /// <summary>An argument and its default.</summary>
 public sealed record ArgumentEntry(
     [property: JsonPropertyName("name")] string Name,
-    [property: JsonPropertyName("default")] JsonNode? Default);
+    [property: JsonPropertyName("default"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] JsonNode? Default);
 
 /// <summary>An attribution method (<c>GET /v1/methods</c>) or step function (<c>GET /v1/step-functions</c>).</summary>
 /// <param name="Id">Inseq's id.</param>
@@ -190,3 +190,14 @@ public sealed record Problem
 [JsonSerializable(typeof(ProgressEvent))]
 [JsonSerializable(typeof(Problem))]
 public sealed partial class ServerJsonContext : JsonSerializerContext;
+
+/// <summary>The context the server uses: <see cref="ServerJsonContext"/> with readable escaping (apostrophes and
+/// non-ASCII letters as is), safe because answers are served as JSON, never embedded in HTML.</summary>
+public static class ServerJson
+{
+    /// <summary>The context.</summary>
+    public static ServerJsonContext Context { get; } = new(new JsonSerializerOptions(ServerJsonContext.Default.Options)
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}

@@ -63,7 +63,7 @@ public static class AttributeRequestReader
         AttributeRequestBody body2;
         try
         {
-            body2 = obj.Deserialize(ServerJsonContext.Default.AttributeRequestBody)!;
+            body2 = obj.Deserialize(ServerJson.Context.AttributeRequestBody)!;
         }
         catch (JsonException e)
         {

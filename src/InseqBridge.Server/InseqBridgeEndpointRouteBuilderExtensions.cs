@@ -45,7 +45,7 @@ public static partial class InseqBridgeEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapGet("/", Handler("page", false, (c, _) => WritePage(c, "index.html"))).ExcludeFromDescription();
         endpoints.MapGet("/docs", Handler("docs", false, (c, _) => WritePage(c, "docs.html"))).ExcludeFromDescription();
-        endpoints.MapGet("/healthz", Handler("healthz", false, (c, _) => WriteJson(c, 200, new HealthStatus("ok"), ServerJsonContext.Default.HealthStatus)))
+        endpoints.MapGet("/healthz", Handler("healthz", false, (c, _) => WriteJson(c, 200, new HealthStatus("ok"), ServerJson.Context.HealthStatus)))
             .WithGroupName(OpenApiDocumentName).WithSummary("Liveness: 200 while the process serves requests.").Produces<HealthStatus>();
         endpoints.MapGet("/readyz", Handler("readyz", false, Ready))
             .WithGroupName(OpenApiDocumentName).WithSummary("Readiness: 200 once every configured model is loaded, else 503.").Produces<HealthStatus>().Produces<HealthStatus>(503);
@@ -54,14 +54,15 @@ public static partial class InseqBridgeEndpointRouteBuilderExtensions
 
         RouteGroupBuilder v1 = endpoints.MapGroup("/v1").WithGroupName(OpenApiDocumentName);
         v1.MapGet("/models", Handler("models", true, Models)).WithSummary("The configured models, by NAME.").Produces<ModelList>();
-        v1.MapGet("/methods", Handler("methods", true, (c, _) => WriteJson(c, 200, Catalog.Methods, ServerJsonContext.Default.MethodList)))
+        v1.MapGet("/methods", Handler("methods", true, (c, _) => WriteJson(c, 200, Catalog.Methods, ServerJson.Context.MethodList)))
             .WithSummary("Attribution method ids with their arguments and defaults (attribution_args).").Produces<MethodList>();
-        v1.MapGet("/step-functions", Handler("step-functions", true, (c, _) => WriteJson(c, 200, Catalog.StepFunctions, ServerJsonContext.Default.StepFunctionList)))
+        v1.MapGet("/step-functions", Handler("step-functions", true, (c, _) => WriteJson(c, 200, Catalog.StepFunctions, ServerJson.Context.StepFunctionList)))
             .WithSummary("Step function ids with their arguments and defaults (step_scores_args, attributed_fn_args).").Produces<StepFunctionList>();
         v1.MapPost("/attribute", Handler("attribute", true, Attribute))
             .WithSummary("Inseq's model.attribute(...): answers the Inseq JSON that `inseq-bridge attribute --save` writes for the same call; "
                 + "with Accept: text/html the heatmap page; with Accept: text/event-stream progress events, then the result.")
-            .Accepts<AttributeRequestBody>("application/json")
+            // Any content type is read as JSON (curl -d sends form encoding): "*/*" keeps routing from answering 415.
+            .Accepts<AttributeRequestBody>("application/json", "*/*")
             .Produces(200, contentType: "application/json")
             .Produces(200, contentType: "text/html")
             .Produces(200, contentType: "text/event-stream")
@@ -150,7 +151,7 @@ public static partial class InseqBridgeEndpointRouteBuilderExtensions
         {
             if (context.Response.ContentType?.StartsWith("text/event-stream", StringComparison.Ordinal) == true)
             {
-                await WriteEvent(context, "error", JsonSerializer.Serialize(problem, ServerJsonContext.Default.Problem)).ConfigureAwait(false);
+                await WriteEvent(context, "error", JsonSerializer.Serialize(problem, ServerJson.Context.Problem)).ConfigureAwait(false);
             }
 
             return;
@@ -158,7 +159,7 @@ public static partial class InseqBridgeEndpointRouteBuilderExtensions
 
         context.Response.StatusCode = problem.Status;
         context.Response.ContentType = ProblemContentType;
-        await context.Response.WriteAsync(JsonSerializer.Serialize(problem, ServerJsonContext.Default.Problem), context.RequestAborted).ConfigureAwait(false);
+        await context.Response.WriteAsync(JsonSerializer.Serialize(problem, ServerJson.Context.Problem), context.RequestAborted).ConfigureAwait(false);
     }
 
     /// <summary>First line of the message, plus the cause as the CLI prints it.</summary>
@@ -207,7 +208,7 @@ public static partial class InseqBridgeEndpointRouteBuilderExtensions
         HealthStatus status = registry.IsReady ? new HealthStatus("ready")
             : registry.Failure is { } failure ? new HealthStatus("failed", CliMessage(failure))
             : new HealthStatus("loading", "The configured models are still loading.");
-        return WriteJson(context, registry.IsReady ? 200 : 503, status, ServerJsonContext.Default.HealthStatus);
+        return WriteJson(context, registry.IsReady ? 200 : 503, status, ServerJson.Context.HealthStatus);
     }
 
     private static async Task Metrics(HttpContext context, Services services)
@@ -222,7 +223,7 @@ public static partial class InseqBridgeEndpointRouteBuilderExtensions
             .Select(name => services.Registry.Find(name) is { } m ? new ModelEntry(name, m.Info.ModelClass, m.Info.TokenizerClass, m.IsEncoderDecoder) : null)
             .OfType<ModelEntry>()
             .ToList();
-        return WriteJson(context, 200, new ModelList(models), ServerJsonContext.Default.ModelList);
+        return WriteJson(context, 200, new ModelList(models), ServerJson.Context.ModelList);
     }
 
     private static async Task Attribute(HttpContext context, Services services)
@@ -281,7 +282,7 @@ public static partial class InseqBridgeEndpointRouteBuilderExtensions
             _ = work.ContinueWith(_ => channel.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             await foreach (AttributionProgress p in channel.Reader.ReadAllAsync(cancel.Token).ConfigureAwait(false))
             {
-                await WriteEvent(context, "progress", JsonSerializer.Serialize(new ProgressEvent(p.Completed, p.Total), ServerJsonContext.Default.ProgressEvent)).ConfigureAwait(false);
+                await WriteEvent(context, "progress", JsonSerializer.Serialize(new ProgressEvent(p.Completed, p.Total), ServerJson.Context.ProgressEvent)).ConfigureAwait(false);
             }
 
             result = await work.ConfigureAwait(false);
