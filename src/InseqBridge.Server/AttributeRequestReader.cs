@@ -67,8 +67,8 @@ public static class AttributeRequestReader
         }
         catch (JsonException e)
         {
-            string field = (e.Path ?? "$").TrimStart('$', '.');
-            throw ProblemException.BadRequest($"Field '{field}' has the wrong type: {Expected(field.Split('.', '[')[0])}.");
+            string field = (e.Path ?? "$").TrimStart('$', '.').Split('.', '[')[0];
+            throw ProblemException.BadRequest($"Field '{field}' has the wrong type: {Expected(field)}.");
         }
 
         if (string.IsNullOrEmpty(body2.Model))

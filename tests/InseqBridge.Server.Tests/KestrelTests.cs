@@ -19,7 +19,7 @@ public sealed class KestrelTests
     /// </summary>
     private static readonly string LongBody = $$"""
         {"model": "gpt2", "method": "integrated_gradients", "input_texts": ["Hello"], "generated_texts": ["Hello{{string.Concat(Enumerable.Repeat(" world and", 18))}}"],
-         "attribution_args": {"n_steps": 3000}, "mode": "reference"}
+         "attribution_args": {"n_steps": 300}, "mode": "reference"}
         """;
 
     private static void LongLimits(InseqBridgeServerOptions o) => o.Limits = new ServerLimits { MaxSteps = 5000 };
@@ -34,7 +34,7 @@ public sealed class KestrelTests
         using HttpResponseMessage a = await kestrel.Client.SendAsync(Json.Post(body));
         using HttpResponseMessage b = await inProcess.Client.SendAsync(Json.Post(body));
         Assert.Equal(HttpStatusCode.OK, a.StatusCode);
-        Assert.Equal(Json.Canonical(await b.Content.ReadAsStringAsync()), Json.Canonical(await a.Content.ReadAsStringAsync()));
+        Json.AssertSameResult(await b.Content.ReadAsStringAsync(), await a.Content.ReadAsStringAsync());
     }
 
     [Fact]
@@ -72,7 +72,8 @@ public sealed class KestrelTests
         Assert.Equal(0, host.Gate.Running);
         Assert.Equal(1, host.Metrics.Cancelled.Value);
         // "Within one step": the engine checks its token between steps; allow one step plus scheduling slack.
-        Assert.True(stopping.Elapsed.TotalSeconds < (2 * secondsPerStep) + 2,
+        // The machine may be shared and slow: the slack is generous, the point is that the remaining steps never ran.
+        Assert.True(stopping.Elapsed.TotalSeconds < (2 * secondsPerStep) + 10,
             $"stopped {stopping.Elapsed.TotalSeconds:F2} s after the disconnect; a step takes about {secondsPerStep:F2} s and {total - lastCompleted} were left");
     }
 

@@ -58,6 +58,7 @@ public static partial class BenchCommand
             HelpName = "DIR",
         };
         var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats, only, noGrowth, modelsDir };
+        command.Subcommands.Add(ServeSubcommand()); // bench serve: load on the HTTP service
         command.SetAction(parseResult => Run(
             parseResult.GetValue(python), parseResult.GetValue(quick), parseResult.GetValue(json), parseResult.GetValue(repeats),
             parseResult.GetValue(only) ?? [], parseResult.GetValue(noGrowth), parseResult.GetValue(modelsDir), parseResult.InvocationConfiguration.Output));
