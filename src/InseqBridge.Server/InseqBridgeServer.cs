@@ -37,6 +37,9 @@ public static class InseqBridgeServer
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseUrls([.. urls]);
+        builder.WebHost.UseKestrelHttpsConfiguration(); // https:// URLs with the usual Kestrel certificate settings
+        // One line per request is noise for a service log: ASP.NET Core's own logs from warnings up.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
