@@ -280,9 +280,18 @@ public static partial class InseqBridgeEndpointRouteBuilderExtensions
             var channel = Channel.CreateUnbounded<AttributionProgress>(new UnboundedChannelOptions { SingleReader = true });
             Task<FeatureAttributionOutput> work = model.AttributeAsync(request, new ChannelProgress(channel.Writer), cancel.Token);
             _ = work.ContinueWith(_ => channel.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            await foreach (AttributionProgress p in channel.Reader.ReadAllAsync(cancel.Token).ConfigureAwait(false))
+            try
             {
-                await WriteEvent(context, "progress", JsonSerializer.Serialize(new ProgressEvent(p.Completed, p.Total), ServerJson.Context.ProgressEvent)).ConfigureAwait(false);
+                await foreach (AttributionProgress p in channel.Reader.ReadAllAsync(cancel.Token).ConfigureAwait(false))
+                {
+                    await WriteEvent(context, "progress", JsonSerializer.Serialize(new ProgressEvent(p.Completed, p.Total), ServerJson.Context.ProgressEvent)).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                // The slot is freed only once the engine has stopped (it sees the same token), so cancelled work never
+                // overlaps the next request.
+                await ((Task)work).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
             result = await work.ConfigureAwait(false);
