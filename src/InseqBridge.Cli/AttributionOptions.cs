@@ -112,12 +112,14 @@ public sealed class AttributionOptions
         }
     }
 
-    /// <summary>The attribution method with its arguments (<c>--method</c>, <c>--method-args</c>, <c>--n-steps</c>,
-    /// <c>--internal-batch-size</c>).</summary>
+    /// <summary>
+    /// The call these flags describe, in Inseq's argument names (<see cref="AttributeCall"/>, shared with the server):
+    /// <c>--n-steps</c> and <c>--internal-batch-size</c> join <c>--method-args</c>.
+    /// </summary>
     /// <param name="parseResult">The parsed command line.</param>
-    /// <param name="resolve">Builds the method from its id and arguments (default: the native
-    /// <see cref="AttributionMethod.FromId"/>; the Python backend passes any Inseq id through).</param>
-    public AttributionMethod CreateMethod(ParseResult parseResult, Func<string, IReadOnlyDictionary<string, string>, AttributionMethod>? resolve = null)
+    /// <param name="inputs">Input texts.</param>
+    /// <param name="generated">Forced outputs, or null to generate.</param>
+    public AttributeCall CreateCall(ParseResult parseResult, IReadOnlyList<string> inputs, IReadOnlyList<string>? generated)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
         var arguments = ParseKeyValues(parseResult.GetValue(MethodArgs), "--method-args");
@@ -131,14 +133,39 @@ public sealed class AttributionOptions
             arguments["internal_batch_size"] = ibs.ToString(CultureInfo.InvariantCulture);
         }
 
-        if (parseResult.GetValue(Method) is "lime" or "reagent" && !arguments.ContainsKey("seed"))
+        static string[]? Ids(string? text) => text?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return new AttributeCall
         {
-            // --seed also seeds the stochastic methods unless --method-args names their seed.
-            arguments["seed"] = parseResult.GetValue(Seed).ToString(CultureInfo.InvariantCulture);
-        }
-
-        return resolve is null ? AttributionMethod.FromId(parseResult.GetValue(Method)!, arguments) : resolve(parseResult.GetValue(Method)!, arguments);
+            Method = parseResult.GetValue(Method)!,
+            InputTexts = inputs,
+            GeneratedTexts = generated,
+            StepScores = Ids(parseResult.GetValue(StepScores)) ?? [],
+            AttributedFn = parseResult.GetValue(AttributedFn),
+            AttributionArgs = arguments,
+            StepScoresArgs = ParseKeyValues(parseResult.GetValue(StepArgs), "--step-scores-args"),
+            AttributedFnArgs = ParseKeyValues(parseResult.GetValue(FnArgs), "--attributed-fn-args"),
+            AttributeTarget = parseResult.GetValue(AttributeTarget),
+            AttrPosStart = parseResult.GetValue(PosStart),
+            AttrPosEnd = parseResult.GetValue(PosEnd),
+            MaxNewTokens = parseResult.GetValue(MaxNewTokens),
+            Generation = CreateGeneration(parseResult),
+            IncludeEosBaseline = parseResult.GetValue(IncludeEos),
+            BatchSize = parseResult.GetValue(BatchSize),
+            Aggregate = parseResult.GetValue(Aggregate),
+            Aggregators = Ids(parseResult.GetValue(Aggregator)),
+            AggregateFunctions = Ids(parseResult.GetValue(AggregateFn)),
+            Seed = parseResult.GetValue(Seed),
+            Mode = parseResult.GetValue(Mode) == "reference" ? ExecutionMode.Reference : ExecutionMode.Fast,
+        };
     }
+
+    /// <summary>The attribution method with its arguments (<c>--method</c>, <c>--method-args</c>, <c>--n-steps</c>,
+    /// <c>--internal-batch-size</c>).</summary>
+    /// <param name="parseResult">The parsed command line.</param>
+    /// <param name="resolve">Builds the method from its id and arguments (default: the native
+    /// <see cref="AttributionMethod.FromId"/>; the Python backend passes any Inseq id through).</param>
+    public AttributionMethod CreateMethod(ParseResult parseResult, Func<string, IReadOnlyDictionary<string, string>, AttributionMethod>? resolve = null) =>
+        CreateCall(parseResult, [], null).CreateMethod(resolve);
 
     /// <summary>The request for <paramref name="inputs"/> (and forced outputs) with every other flag applied.</summary>
     /// <param name="parseResult">The parsed command line.</param>
@@ -153,39 +180,17 @@ public sealed class AttributionOptions
         Func<string, IReadOnlyDictionary<string, string>, StepFunction>? resolveStep = null)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
-        var stepArguments = ParseKeyValues(parseResult.GetValue(StepArgs), "--step-scores-args");
-        var fnArguments = ParseKeyValues(parseResult.GetValue(FnArgs), "--attributed-fn-args");
+        AttributeCall call = CreateCall(parseResult, inputs, generated);
+        var stepArguments = new Dictionary<string, string>(call.StepScoresArgs);
+        var fnArguments = new Dictionary<string, string>(call.AttributedFnArgs);
         ForceContrastInputs = TakeFlag(stepArguments, "contrast_force_inputs") | TakeFlag(fnArguments, "contrast_force_inputs");
-        string[] scoreIds = (parseResult.GetValue(StepScores) ?? string.Empty)
-            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        string? unknown = stepArguments.Keys.FirstOrDefault(k => !scoreIds.Any(id => StepFunction.ArgumentNames(id).Contains(k)));
-        if (resolveStep is null && unknown is not null && scoreIds.All(id => !StepFunctionEvaluator.CustomIds.Contains(id)))
+        string? unknown = stepArguments.Keys.FirstOrDefault(k => !call.StepScores.Any(id => StepFunction.ArgumentNames(id).Contains(k)));
+        if (resolveStep is null && unknown is not null && call.StepScores.All(id => !StepFunctionEvaluator.CustomIds.Contains(id)))
         {
             throw new CliUsageException($"--step-scores-args: no selected step score takes '{unknown}'.");
         }
 
-        var scores = scoreIds
-            .Select(id => resolveStep is null
-                ? StepFunction.FromId(id, ArgumentsFor(id, stepArguments), StepFunctionEvaluator.CustomIds)
-                : resolveStep(id, stepArguments))
-            .ToList();
-        string? fnId = parseResult.GetValue(AttributedFn);
-        StepFunction? fn = fnId is null ? null
-            : resolveStep is null ? StepFunction.FromId(fnId, fnArguments, StepFunctionEvaluator.CustomIds) : resolveStep(fnId, fnArguments);
-        return new AttributionRequest(inputs)
-        {
-            GeneratedTexts = generated,
-            Method = method,
-            StepScores = scores,
-            AttributedFunction = fn,
-            AttributeTarget = parseResult.GetValue(AttributeTarget),
-            AttrPosStart = parseResult.GetValue(PosStart),
-            AttrPosEnd = parseResult.GetValue(PosEnd),
-            IncludeEosBaseline = parseResult.GetValue(IncludeEos),
-            BatchSize = parseResult.GetValue(BatchSize),
-            Generation = CreateGeneration(parseResult),
-            Mode = parseResult.GetValue(Mode) == "reference" ? ExecutionMode.Reference : ExecutionMode.Fast,
-        };
+        return call.CreateRequest(method, [.. StepFunctionEvaluator.CustomIds], resolveStep);
     }
 
     /// <summary>The generation arguments of <c>--generation-kwargs</c> and <c>--max-new-tokens</c>.</summary>
@@ -230,17 +235,13 @@ public sealed class AttributionOptions
     public IAggregator[]? CreateAggregation(ParseResult parseResult)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
-        static string[]? Ids(string? text) => text?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        string[]? ids = Ids(parseResult.GetValue(Aggregator));
-        string[]? functions = Ids(parseResult.GetValue(AggregateFn));
-        if (ids is null)
+        AttributeCall call = CreateCall(parseResult, [], null);
+        if (call.Aggregators is null && call.AggregateFunctions is not null)
         {
-            return functions is not null
-                ? throw new CliUsageException("--aggregate-fn needs --aggregator.")
-                : parseResult.GetValue(Aggregate) ? [] : null;
+            throw new CliUsageException("--aggregate-fn needs --aggregator.");
         }
 
-        return AggregatorPipeline.Parse(ids, functions);
+        return call.CreateAggregation();
     }
 
     private static Option<string> ModeOption()
@@ -289,7 +290,4 @@ public sealed class AttributionOptions
 
         return bool.TryParse(value, out bool flag) ? flag : throw new CliUsageException($"{key} must be true or false (got '{value}').");
     }
-
-    private static Dictionary<string, string> ArgumentsFor(string id, Dictionary<string, string> all) =>
-        StepFunctionEvaluator.CustomIds.Contains(id) ? all : StepFunction.RouteArguments(id, all);
 }

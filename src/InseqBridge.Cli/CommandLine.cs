@@ -80,6 +80,9 @@ public static class CommandLine
 
         // Cross-validation of the native backend against Python Inseq.
         root.Subcommands.Add(ParityCommand.Create());
+
+        // The attribution service over HTTP.
+        root.Subcommands.Add(ServeCommand.Create());
         return root;
     }
 }

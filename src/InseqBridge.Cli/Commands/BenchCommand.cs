@@ -63,6 +63,7 @@ public static partial class BenchCommand
             Description = "Also time every case (fast mode, and Python Inseq with --python) while a busy process started by the bench keeps one CPU busy, and report each side's slowdown.",
         };
         var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats, only, noGrowth, modelsDir, contention };
+        command.Subcommands.Add(ServeSubcommand()); // bench serve: load on the HTTP service
         command.SetAction(parseResult => Run(
             parseResult.GetValue(python), parseResult.GetValue(quick), parseResult.GetValue(json), parseResult.GetValue(repeats),
             parseResult.GetValue(only) ?? [], parseResult.GetValue(noGrowth), parseResult.GetValue(modelsDir), parseResult.GetValue(contention),

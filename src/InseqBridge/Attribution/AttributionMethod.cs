@@ -29,6 +29,25 @@ public abstract record AttributionMethod
     {
         args ??= new Dictionary<string, string>();
         var reader = new ArgumentReader(id, args);
+        AttributionMethod method = Create(id, reader);
+        reader.EnsureAllUsed();
+        return method;
+    }
+
+    /// <summary>
+    /// The arguments method <paramref name="id"/> reads, with their defaults (null: none, the method decides), in the
+    /// order it reads them: derived from <see cref="FromId"/> itself, so the list cannot drift from what is accepted.
+    /// </summary>
+    /// <exception cref="InvalidRequestException">Unknown id.</exception>
+    public static IReadOnlyList<ArgumentDescription> DescribeArguments(string id)
+    {
+        var reader = new ArgumentReader(id, new Dictionary<string, string>());
+        _ = Create(id, reader);
+        return reader.Described;
+    }
+
+    private static AttributionMethod Create(string id, ArgumentReader reader)
+    {
         AttributionMethod method = id switch
         {
             "saliency" => new Saliency(),
@@ -50,7 +69,6 @@ public abstract record AttributionMethod
             _ => throw new InvalidRequestException(
                 $"Unknown attribution method '{id}'. Available: {string.Join(", ", KnownIds)}."),
         };
-        reader.EnsureAllUsed();
         return method;
     }
 }
@@ -184,11 +202,16 @@ public static class IntegrationMethodNames
 internal sealed class ArgumentReader(string owner, IReadOnlyDictionary<string, string> args)
 {
     private readonly HashSet<string> _used = [];
+    private readonly List<ArgumentDescription> _described = [];
 
-    public int Int(string key, int fallback) => IntOrNull(key) ?? fallback;
+    /// <summary>Every argument asked for so far, with the default given (null where none).</summary>
+    public IReadOnlyList<ArgumentDescription> Described => _described;
+
+    public int Int(string key, int fallback) => Describe(key, fallback, IntOrNull(key)) ?? fallback;
 
     public int? IntOrNull(string key)
     {
+        Describe<object>(key, null, null);
         if (!args.TryGetValue(key, out string? v))
         {
             return null;
@@ -200,10 +223,11 @@ internal sealed class ArgumentReader(string owner, IReadOnlyDictionary<string, s
             : throw new InvalidRequestException($"{owner}: argument '{key}' must be an integer (got '{v}').");
     }
 
-    public double Double(string key, double fallback) => DoubleOrNull(key) ?? fallback;
+    public double Double(string key, double fallback) => Describe(key, fallback, DoubleOrNull(key)) ?? fallback;
 
     public double? DoubleOrNull(string key)
     {
+        Describe<object>(key, null, null);
         if (!args.TryGetValue(key, out string? v))
         {
             return null;
@@ -217,6 +241,7 @@ internal sealed class ArgumentReader(string owner, IReadOnlyDictionary<string, s
 
     public bool Bool(string key, bool fallback)
     {
+        Describe<object>(key, fallback, null);
         if (!args.TryGetValue(key, out string? v))
         {
             return fallback;
@@ -233,6 +258,7 @@ internal sealed class ArgumentReader(string owner, IReadOnlyDictionary<string, s
 
     public string? String(string key)
     {
+        Describe<object>(key, null, null);
         if (!args.TryGetValue(key, out string? v))
         {
             return null;
@@ -243,7 +269,23 @@ internal sealed class ArgumentReader(string owner, IReadOnlyDictionary<string, s
     }
 
     public IntegrationMethod Enum(string key, IntegrationMethod fallback) =>
-        String(key) is string s ? IntegrationMethodNames.Parse(s) : fallback;
+        Describe(key, IntegrationMethodNames.ToId(fallback), String(key)) is string s ? IntegrationMethodNames.Parse(s) : fallback;
+
+    /// <summary>Records <paramref name="key"/> with its default (a later call with a default wins over null); returns <paramref name="value"/>.</summary>
+    private T? Describe<T>(string key, object? fallback, T? value)
+    {
+        int index = _described.FindIndex(d => d.Name == key);
+        if (index < 0)
+        {
+            _described.Add(new ArgumentDescription(key, fallback));
+        }
+        else if (fallback is not null)
+        {
+            _described[index] = new ArgumentDescription(key, fallback);
+        }
+
+        return value;
+    }
 
     public void EnsureAllUsed()
     {
@@ -254,3 +296,8 @@ internal sealed class ArgumentReader(string owner, IReadOnlyDictionary<string, s
         }
     }
 }
+
+/// <summary>An argument of a method or step function and its default.</summary>
+/// <param name="Name">Inseq's argument name (e.g. <c>n_steps</c>).</param>
+/// <param name="Default">The default (int, double, bool or string), or null when there is none or the method decides.</param>
+public sealed record ArgumentDescription(string Name, object? Default);

@@ -58,6 +58,36 @@ public abstract record StepFunction
     {
         args ??= new Dictionary<string, string>();
         var r = new ArgumentReader($"Step function '{id}'", args);
+        return Create(id, args, customIds, r);
+    }
+
+    /// <summary>
+    /// The arguments built-in step function <paramref name="id"/> reads, with their defaults (null: required or none),
+    /// derived from <see cref="FromId"/> itself.
+    /// </summary>
+    /// <exception cref="InvalidRequestException">Unknown id.</exception>
+    public static IReadOnlyList<ArgumentDescription> DescribeArguments(string id)
+    {
+        if (!BuiltInIds.Contains(id))
+        {
+            throw new InvalidRequestException($"Unknown step function '{id}'. Available: {string.Join(", ", BuiltInIds)}.");
+        }
+
+        var reader = new ArgumentReader($"Step function '{id}'", new Dictionary<string, string>());
+        try
+        {
+            _ = Create(id, new Dictionary<string, string>(), null, reader);
+        }
+        catch (InvalidRequestException)
+        {
+            // A required argument is missing (top_p_size's top_p): it was recorded before the check.
+        }
+
+        return reader.Described;
+    }
+
+    private static StepFunction Create(string id, IReadOnlyDictionary<string, string> args, IEnumerable<string>? customIds, ArgumentReader r)
+    {
         StepFunction fn;
         switch (id)
         {
