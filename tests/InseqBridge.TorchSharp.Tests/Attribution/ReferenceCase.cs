@@ -7,8 +7,9 @@ namespace InseqBridge.TorchSharp.Tests.Attribution;
 
 /// <summary>One case of the parity manifest: the exact Python Inseq call and its saved outputs.</summary>
 /// <remarks>
-/// Two sets: tests/fixtures/parity (the shared parity set) and tests/fixtures/reference-extra (produced by
-/// python/reference/run_reference_cases.py from python/reference/cases/*.json with the real Python Inseq 0.6.0).
+/// Sets: tests/fixtures/parity (the shared parity set), tests/fixtures/reference-extra (produced by
+/// python/reference/run_reference_cases.py from python/reference/cases/*.json with the real Python Inseq 0.6.0), the
+/// aggregation and variety sets, and tests/fixtures/parity-real (the real-checkpoint set's slow-tokenizer models).
 /// </remarks>
 public sealed record ReferenceCase(string Id, string Model, string Method, JsonElement Attribute, string Root, string OutputFile, string AggregatedFile)
 {
@@ -33,10 +34,11 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
     private static List<ReferenceCase> Load(string root)
     {
         using JsonDocument doc = Fixtures.Json(Path.Combine(root, "manifest.json"));
-        // A set may list cases of models whose folders are not copied into tests/fixtures (parity-real's manifest is
-        // kept verbatim): only cases of models present in the repository are checked.
+        // parity-real's manifest is kept verbatim and lists cases of models whose folders may not be copied into
+        // tests/fixtures: only the cases of models present there are checked. The other sets must be complete.
         return doc.RootElement.GetProperty("cases").EnumerateArray()
-            .Where(c => c.GetProperty("ok").GetBoolean() && Directory.Exists(Fixtures.ModelDir(c.GetProperty("model").GetString()!)))
+            .Where(c => c.GetProperty("ok").GetBoolean()
+                && (root != Fixtures.ParityRealDir || Directory.Exists(Fixtures.ModelDir(c.GetProperty("model").GetString()!))))
             .Select(c => new ReferenceCase(
                 c.GetProperty("id").GetString()!,
                 c.GetProperty("model").GetString()!,
