@@ -36,6 +36,16 @@ internal interface ITokenizerModel
     /// <summary><c>convert_tokens_to_string</c>.</summary>
     string TokensToString(List<string> tokens, SlowTokenizer owner);
 
+    /// <summary>
+    /// True when the class overrides <c>_decode</c> so that <see cref="TokensToString"/> receives every kept token, added
+    /// ones included, and its result is the decoded text (GemmaTokenizer); false for the base <c>_decode</c>, which keeps
+    /// non-special added tokens apart and joins the pieces with spaces.
+    /// </summary>
+    bool DecodesAllTokens => false;
+
+    /// <summary>The class's default of <c>clean_up_tokenization_spaces</c> when tokenizer_config.json does not set it.</summary>
+    bool CleanUpTokenizationSpacesDefault => true;
+
     /// <summary><c>build_inputs_with_special_tokens</c> for one sequence.</summary>
     List<int> BuildInputsWithSpecialTokens(List<int> ids, SlowTokenizer owner);
 

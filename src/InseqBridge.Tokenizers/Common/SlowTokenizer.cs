@@ -111,7 +111,7 @@ internal sealed class SlowTokenizer : IHfTokenizer
         Special = new SpecialTokens(Resolve(declared, "bos_token"), Resolve(declared, "eos_token"),
             Resolve(declared, "unk_token"), Resolve(declared, "pad_token"), orderedIds);
         _splitter = new AddedTokenSplitter(_addedDecoder.Values.OrderBy(t => t.Id));
-        _cleanUpTokenizationSpaces = folder.GetBool("clean_up_tokenization_spaces", true);
+        _cleanUpTokenizationSpaces = folder.GetBool("clean_up_tokenization_spaces", model.CleanUpTokenizationSpacesDefault);
 
         int count = model.DistinctTokenCount;
         foreach (var content in _addedEncoder.Keys)
@@ -207,6 +207,12 @@ internal sealed class SlowTokenizer : IHfTokenizer
 
         // Added tokens that are not special are emitted verbatim between model-detokenized runs, and the runs are
         // joined with spaces (spaces_between_special_tokens=True), exactly as PreTrainedTokenizer._decode does.
+        if (_model.DecodesAllTokens)
+        {
+            string decoded = _model.TokensToString(tokens, this);
+            return (cleanUpTokenizationSpaces ?? _cleanUpTokenizationSpaces) ? TokenizationCleanup.Apply(decoded) : decoded;
+        }
+
         var subTexts = new List<string>();
         var current = new List<string>();
         foreach (var token in tokens)

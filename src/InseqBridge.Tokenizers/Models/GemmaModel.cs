@@ -87,6 +87,12 @@ internal sealed class GemmaModel : ITokenizerModel
     public string PrepareForTokenization(string text) => text;
 
     /// <inheritdoc />
+    public bool DecodesAllTokens => true;
+
+    /// <inheritdoc />
+    public bool CleanUpTokenizationSpacesDefault => false;
+
+    /// <inheritdoc />
     public void Tokenize(string text, bool asTarget, List<string> output)
     {
         bool byteFallback = _processor.Vocabulary.Model.ByteFallback;

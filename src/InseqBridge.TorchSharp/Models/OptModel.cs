@@ -29,6 +29,11 @@ public sealed class OptModel : TransformerLanguageModel
         _headDim = config.HiddenSize / config.Heads;
         _ = W(Prefix + "embed_tokens.weight");
         _ = W(Prefix + "embed_positions.weight");
+        if (!config.TieWordEmbeddings)
+        {
+            _ = W("lm_head.weight");
+        }
+
         if (config.WordEmbedProjDim != config.HiddenSize)
         {
             _ = W(Prefix + "project_in.weight");
@@ -65,7 +70,7 @@ public sealed class OptModel : TransformerLanguageModel
 
     /// <inheritdoc />
     public override Tensor LanguageModelHead(Tensor hidden) =>
-        nn.functional.linear(hidden, _config.TieWordEmbeddings ? EmbeddingMatrix : OptionalW("lm_head.weight") ?? EmbeddingMatrix);
+        nn.functional.linear(hidden, _config.TieWordEmbeddings ? EmbeddingMatrix : W("lm_head.weight"));
 
     /// <inheritdoc />
     public override DecoderOutput Decode(

@@ -73,8 +73,10 @@ internal static class TransformerOps
         {
             case "gelu":
                 return F.gelu(x);
-            case "gelu_new":
             case "gelu_pytorch_tanh":
+                // transformers' PytorchGELUTanh: torch's own tanh approximation (Gemma's default).
+                return x.gelu(global::TorchSharp.Modules.GELU.Approximate.tanh);
+            case "gelu_new":
             case "gelu_fast":
                 {
                     // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in transformers' operation order.
