@@ -172,7 +172,7 @@ public static partial class DatasetAttributor
         var mine = options.Shard is { } shard ? rows.Where(shard.Contains).ToList() : rows.ToList();
         string jsonlPath = Path.Combine(directory, JsonLinesFileName);
         string extension = options.FileFormat?.Extension ?? ".json";
-        PrepareFolder(rows.Count, mine, options);
+        PrepareFolder(rows, options);
         HashSet<int> done = options.JsonLines ? RecoverJsonLines(jsonlPath) : SavedFiles(directory, extension);
 
         var todo = mine.Where(r => !done.Contains(r.Number)).ToList();
@@ -365,13 +365,14 @@ public static partial class DatasetAttributor
     }
 
     /// <summary>Checks the folder's record against this run (or starts over with <c>Overwrite</c>), then writes it.</summary>
-    private static void PrepareFolder(int datasetRows, List<DatasetRow> mine, DatasetAttributionOptions options)
+    private static void PrepareFolder(IReadOnlyList<DatasetRow> allRows, DatasetAttributionOptions options)
     {
         string directory = options.OutputDirectory;
+        int datasetRows = allRows.Count;
         var settings = (JsonObject?)options.Settings?.DeepClone() ?? [];
         settings["output_format"] = options.JsonLines ? "jsonl" : options.FileFormat?.Id ?? "json";
         settings["aggregated"] = options.Aggregators is not null;
-        var record = new DatasetRunRecord(settings, options.Shard, datasetRows, mine.Select(r => (r.Number, r.Line)).ToList());
+        var record = new DatasetRunRecord(settings, options.Shard, datasetRows, allRows.Select(r => (r.Number, r.Line)).ToList());
         foreach (string stale in Directory.EnumerateFiles(directory, ".*.tmp"))
         {
             File.Delete(stale); // left by a process killed while writing (this run holds the lock)
@@ -477,7 +478,7 @@ public static partial class DatasetAttributor
 
     /// <summary>The example numbers saved in a JSONL results file; drops a torn last line (no line end, or not
     /// valid JSON) left by a process killed while writing.</summary>
-    private static HashSet<int> RecoverJsonLines(string path)
+    internal static HashSet<int> RecoverJsonLines(string path)
     {
         var numbers = new HashSet<int>();
         if (!File.Exists(path))
@@ -514,7 +515,7 @@ public static partial class DatasetAttributor
         return numbers;
     }
 
-    private static int? ExampleNumber(string line)
+    internal static int? ExampleNumber(string line)
     {
         try
         {
@@ -540,7 +541,7 @@ public static partial class DatasetAttributor
     }
 
     // JSON strings cannot hold raw line breaks, so every line break of the indented text is formatting.
-    private static string Compact(string json) => IndentPattern().Replace(json, string.Empty);
+    internal static string Compact(string json) => IndentPattern().Replace(json, string.Empty);
 
     private static string OneLine(string text)
     {

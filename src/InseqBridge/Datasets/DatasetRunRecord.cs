@@ -26,7 +26,8 @@ public sealed class DatasetRunConflictException : InseqBridgeException
 /// <param name="Settings">The compared settings (any JSON object; written sorted by key).</param>
 /// <param name="Shard">The shard, or null for a whole-dataset run.</param>
 /// <param name="DatasetRows">Rows in the whole dataset.</param>
-/// <param name="Rows">The (example number, line) of every row this folder is responsible for, in dataset order.</param>
+/// <param name="Rows">The (example number, line) of every row of the dataset, in order (a shard's rows are those
+/// <see cref="DatasetShard.Contains"/> accepts), so that <c>merge</c> names missing rows by line.</param>
 public sealed record DatasetRunRecord(JsonObject Settings, DatasetShard? Shard, int DatasetRows, IReadOnlyList<(int Number, int Line)> Rows)
 {
     /// <summary>Name of the record in the output folder.</summary>
@@ -39,6 +40,9 @@ public sealed record DatasetRunRecord(JsonObject Settings, DatasetShard? Shard, 
     public const string FailuresFileName = "failures.json";
 
     private const string Kind = "inseq-bridge dataset run";
+
+    /// <summary>The example numbers this folder is responsible for.</summary>
+    public IEnumerable<(int Number, int Line)> OwnRows => Shard is null ? Rows : Rows.Where(r => (r.Number - 1) % Shard.Count == Shard.Index);
 
     /// <summary>The record as JSON.</summary>
     public string ToJson()
