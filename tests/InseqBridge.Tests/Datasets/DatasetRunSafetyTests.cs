@@ -87,7 +87,7 @@ public sealed class DatasetRunSafetyTests : IDisposable
 
     [Theory]
     [InlineData("jsonl", 50)]
-    [InlineData("files", 12)]
+    [InlineData("files", 8)]
     public void Kill_minus_9_at_random_points_never_duplicates_loses_or_tears_a_result(string mode, int kills)
     {
         const int rowCount = 150;
