@@ -57,8 +57,13 @@ public static partial class BenchCommand
             Description = "Keep the random-weight full-size models in this folder (created when missing, reused when present) instead of a temporary one.",
             HelpName = "DIR",
         };
-        var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats, only, noGrowth, modelsDir };
-        command.SetAction(parseResult => Run(
+        var dataset = new Option<bool>("--dataset") { Description = "Measure attribute-dataset throughput instead (examples/s on --rows rows of the tiny GPT-2 and BART, saliency and IG; one row per call vs --batch-size rows; Python Inseq with --python)." };
+        var rows = new Option<int>("--rows") { Description = "Rows of the --dataset benchmark.", DefaultValueFactory = _ => 200, HelpName = "N" };
+        var batchSize = new Option<int>("--batch-size") { Description = "Rows per call in the --dataset benchmark (native and Python).", DefaultValueFactory = _ => 16, HelpName = "N" };
+        var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats, only, noGrowth, modelsDir, dataset, rows, batchSize };
+        command.SetAction(parseResult => parseResult.GetValue(dataset)
+            ? RunDataset(parseResult.GetValue(python), parseResult.GetValue(rows), parseResult.GetValue(batchSize), parseResult.GetValue(json), parseResult.InvocationConfiguration.Output)
+            : Run(
             parseResult.GetValue(python), parseResult.GetValue(quick), parseResult.GetValue(json), parseResult.GetValue(repeats),
             parseResult.GetValue(only) ?? [], parseResult.GetValue(noGrowth), parseResult.GetValue(modelsDir), parseResult.InvocationConfiguration.Output));
         return command;
