@@ -134,8 +134,9 @@ public static class AttributeDatasetCommand
                     foreach (var group in Enumerable.Range(0, batch.Count).GroupBy(i => batch[i].Generated is null))
                     {
                         var idx = group.ToList();
-                        AttributionRequest request = shared.CreateRequest(
-                            parseResult, method, [.. idx.Select(i => batch[i].Text!)], group.Key ? null : [.. idx.Select(i => batch[i].Generated!)]) with { BatchSize = batchSize };
+                        string[]? forced = group.Key ? null : [.. idx.Select(i => batch[i].Generated!)];
+                        AttributionRequest request = shared.CreateRequest(parseResult, method, [.. idx.Select(i => batch[i].Text!)], forced);
+                        request = request with { BatchSize = batchSize };
                         var outputs = model.AttributeEach(request, token);
                         for (int j = 0; j < idx.Count; j++)
                         {
