@@ -1,7 +1,9 @@
 using InseqBridge.Aggregation;
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json.Nodes;
 using InseqBridge.Attribution;
+using InseqBridge.Cli.Datasets;
 using InseqBridge.Datasets;
 using InseqBridge.TorchSharp.Attribution;
 using Spectre.Console;
@@ -42,11 +44,28 @@ public static class AttributeDatasetCommand
         };
         var jsonl = new Option<bool>("--jsonl") { Description = $"Append all results to DIR/{DatasetAttributor.JsonLinesFileName} instead of one file per example." };
         var plain = new Option<bool>("--plain") { Description = "Progress as plain lines (the default when output is redirected)." };
+        var format = new Option<string?>("--format")
+        {
+            Description = $"Results as one Inseq JSON per example (json, the default), one {DatasetAttributor.JsonLinesFileName} (jsonl, as --jsonl), or long-format Parquet tables, one per example (parquet; implies --aggregate unless --aggregator is given).",
+            HelpName = "json|jsonl|parquet",
+        };
+        format.AcceptOnlyFromAmong("json", "jsonl", "parquet");
+        var shard = new Option<string?>("--shard")
+        {
+            Description = "Attribute only shard K of N (K from 0): the rows whose number minus one leaves K when divided by N. Results go to DIR/shard-K-of-N. Default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT (or _MIN/_MAX), or JOB_COMPLETION_INDEX with --shards.",
+            HelpName = "K/N",
+        };
+        var shards = new Option<int?>("--shards")
+        {
+            Description = "Number of shards when the index comes from the scheduler (Kubernetes Indexed Jobs: the completions count).",
+            HelpName = "N",
+        };
+        shared.BatchSize.Description = "Examples per call (default 1); examples of equal token lengths share passes, results are identical to one at a time.";
         var command = new Command(
             "attribute-dataset",
             "Attribute every example of a dataset file; resumable (saved examples are skipped unless --overwrite).")
         {
-            dataset, textColumn, generatedColumn, outputDir, jsonl, plain,
+            dataset, textColumn, generatedColumn, outputDir, jsonl, format, shard, shards, plain,
         };
         shared.AddTo(command);
         command.SetAction(parseResult =>
@@ -54,19 +73,52 @@ public static class AttributeDatasetCommand
             TextWriter output = parseResult.InvocationConfiguration.Output;
             string path = parseResult.GetValue(dataset)!;
             string directory = parseResult.GetValue(outputDir) ?? path + ".attributions";
+            string? formatId = parseResult.GetValue(format);
+            if (formatId is not null && parseResult.GetValue(jsonl) && formatId != "jsonl")
+            {
+                throw new CliUsageException($"--jsonl and --format {formatId} contradict each other: give one.");
+            }
+
+            formatId ??= parseResult.GetValue(jsonl) ? "jsonl" : "json";
+            DatasetShard? part = DatasetShard.Resolve(parseResult.GetValue(shard), parseResult.GetValue(shards));
+            if (part is not null)
+            {
+                directory = Path.Combine(directory, part.FolderName);
+            }
+
+            int batchSize = parseResult.GetValue(shared.BatchSize) ?? 1;
+            if (batchSize < 1)
+            {
+                throw new CliUsageException($"--batch-size must be at least 1 (got {batchSize}).");
+            }
+
             IReadOnlyList<DatasetRow> rows = DatasetReader.Read(path, parseResult.GetValue(textColumn)!, parseResult.GetValue(generatedColumn));
             AttributionMethod method = shared.CreateMethod(parseResult);
             _ = shared.CreateRequest(parseResult, method, ["check"], null); // bad flags fail before the model loads
             IAggregator[]? aggregation = shared.CreateAggregation(parseResult);
-            using NativeAttributionModel model = NativeAttributionModel.Load(parseResult.GetValue(shared.Model)!, method,
+            if (formatId == "parquet")
+            {
+                aggregation ??= []; // Parquet rows hold one score per token pair: the default aggregation
+            }
+
+            string modelDir = parseResult.GetValue(shared.Model)!;
+            JsonObject settings = DatasetRunSettings.Create(parseResult, shared, method, modelDir, path, parseResult.GetValue(textColumn)!, parseResult.GetValue(generatedColumn));
+            using NativeAttributionModel model = NativeAttributionModel.Load(modelDir, method,
                 tokenizer: CommonOptions.TokenizerKindOf(parseResult.GetValue(shared.Tokenizer)),
                 dtype: CommonOptions.ParseDType(parseResult.GetValue(shared.DType)));
             var options = new DatasetAttributionOptions(
                 directory,
-                JsonLines: parseResult.GetValue(jsonl),
+                JsonLines: formatId == "jsonl",
                 Overwrite: parseResult.GetValue(shared.Overwrite),
                 Aggregators: aggregation,
-                DatasetName: Path.GetFileName(path));
+                DatasetName: Path.GetFileName(path))
+            {
+                Settings = settings,
+                Shard = part,
+                BatchSize = batchSize,
+                BucketKey = row => BucketKey(model, row),
+                FileFormat = formatId == "parquet" ? ParquetFormat : null,
+            };
 
             using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -77,8 +129,25 @@ public static class AttributeDatasetCommand
             Console.CancelKeyPress += onCancel;
             try
             {
-                FeatureAttributionOutputFactory attribute = (row, token) => model.Attribute(
-                    shared.CreateRequest(parseResult, method, [row.Text!], row.Generated is null ? null : [row.Generated]), token);
+                FeatureAttributionOutputFactory attribute = (batch, token) =>
+                {
+                    // Rows with and without forced outputs go separately (one request has one or the other).
+                    var results = new Data.FeatureAttributionOutput[batch.Count];
+                    foreach (var group in Enumerable.Range(0, batch.Count).GroupBy(i => batch[i].Generated is null))
+                    {
+                        var idx = group.ToList();
+                        string[]? forced = group.Key ? null : [.. idx.Select(i => batch[i].Generated!)];
+                        AttributionRequest request = shared.CreateRequest(parseResult, method, [.. idx.Select(i => batch[i].Text!)], forced);
+                        request = request with { BatchSize = batchSize };
+                        var outputs = model.AttributeEach(request, token);
+                        for (int j = 0; j < idx.Count; j++)
+                        {
+                            results[idx[j]] = outputs[j];
+                        }
+                    }
+
+                    return results;
+                };
                 bool terminal = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && !parseResult.GetValue(plain);
                 DatasetAttributionSummary summary = terminal
                     ? RunWithProgressBar(rows, attribute, options, interrupt.Token)
@@ -93,13 +162,13 @@ public static class AttributeDatasetCommand
         return command;
     }
 
-    private delegate Data.FeatureAttributionOutput FeatureAttributionOutputFactory(DatasetRow row, CancellationToken token);
+    private delegate IReadOnlyList<Data.FeatureAttributionOutput> FeatureAttributionOutputFactory(IReadOnlyList<DatasetRow> rows, CancellationToken token);
 
     private static DatasetAttributionSummary RunWithLines(
         IReadOnlyList<DatasetRow> rows, FeatureAttributionOutputFactory attribute, DatasetAttributionOptions options, TextWriter output, CancellationToken token)
     {
         WriteResumeNote(rows, options, output);
-        return DatasetAttributor.Run(rows, (r, t) => attribute(r, t), options, p =>
+        return DatasetAttributor.RunBatched(rows, (r, t) => attribute(r, t), options, p =>
         {
             string what = p.Outcome == DatasetRowOutcome.Saved
                 ? $"saved {Path.GetFileName(p.Message)}"
@@ -122,7 +191,7 @@ public static class AttributeDatasetCommand
             .Start(context =>
             {
                 ProgressTask task = context.AddTask("attributing", maxValue: Math.Max(1, rows.Count));
-                summary = DatasetAttributor.Run(rows, (r, t) => attribute(r, t), options, p =>
+                summary = DatasetAttributor.RunBatched(rows, (r, t) => attribute(r, t), options, p =>
                 {
                     task.MaxValue = Math.Max(1, p.Total); // rows saved by an earlier run are not counted
                     task.Value = p.Completed;
@@ -139,8 +208,24 @@ public static class AttributeDatasetCommand
 
     private static void WriteResumeNote(IReadOnlyList<DatasetRow> rows, DatasetAttributionOptions options, TextWriter output)
     {
-        output.WriteLine($"{rows.Count} examples in {options.DatasetName}; results in {options.OutputDirectory}{(options.JsonLines ? "/" + DatasetAttributor.JsonLinesFileName : string.Empty)}");
+        string shardNote = options.Shard is { } part ? $" (shard {part}: {rows.Count(part.Contains)} of them)" : string.Empty;
+        output.WriteLine($"{rows.Count} examples in {options.DatasetName}{shardNote}; results in {options.OutputDirectory}{(options.JsonLines ? "/" + DatasetAttributor.JsonLinesFileName : string.Empty)}");
     }
+
+    /// <summary>Length bucket of a row: its input's token count and its forced output's, so that a batch holds
+    /// rows that need no padding.</summary>
+    private static long BucketKey(NativeAttributionModel model, DatasetRow row)
+    {
+        long source = model.Tokenizer.Encode(row.Text!).Count;
+        long target = row.Generated is null ? 0 : model.Tokenizer.Encode(row.Generated, asTarget: model.IsEncoderDecoder).Count;
+        return (source << 32) | target;
+    }
+
+    private static readonly DatasetFileFormat ParquetFormat = new("parquet", ".parquet", output =>
+        AttributionParquet.Serialize(AttributionParquet.Rows(
+            output,
+            output.Info["dataset_example"]?.GetValue<int>() ?? 0,
+            output.Info["dataset_line"]?.GetValue<int>() ?? 0)));
 
     private static int Report(DatasetAttributionSummary summary, DatasetAttributionOptions options, TextWriter error, TextWriter output)
     {

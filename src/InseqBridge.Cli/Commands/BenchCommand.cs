@@ -62,9 +62,14 @@ public static partial class BenchCommand
         {
             Description = "Also time every case (fast mode, and Python Inseq with --python) while a busy process started by the bench keeps one CPU busy, and report each side's slowdown.",
         };
-        var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats, only, noGrowth, modelsDir, contention };
+        var dataset = new Option<bool>("--dataset") { Description = "Measure attribute-dataset throughput instead (examples/s on --rows rows of the tiny GPT-2 and BART, saliency and IG; one row per call vs --batch-size rows; Python Inseq with --python)." };
+        var rows = new Option<int>("--rows") { Description = "Rows of the --dataset benchmark.", DefaultValueFactory = _ => 200, HelpName = "N" };
+        var batchSize = new Option<int>("--batch-size") { Description = "Rows per call in the --dataset benchmark (native and Python).", DefaultValueFactory = _ => 16, HelpName = "N" };
+        var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats, only, noGrowth, modelsDir, contention, dataset, rows, batchSize };
         command.Subcommands.Add(ServeSubcommand()); // bench serve: load on the HTTP service
-        command.SetAction(parseResult => Run(
+        command.SetAction(parseResult => parseResult.GetValue(dataset)
+            ? RunDataset(parseResult.GetValue(python), parseResult.GetValue(rows), parseResult.GetValue(batchSize), parseResult.GetValue(json), parseResult.InvocationConfiguration.Output)
+            : Run(
             parseResult.GetValue(python), parseResult.GetValue(quick), parseResult.GetValue(json), parseResult.GetValue(repeats),
             parseResult.GetValue(only) ?? [], parseResult.GetValue(noGrowth), parseResult.GetValue(modelsDir), parseResult.GetValue(contention),
             parseResult.InvocationConfiguration.Output));

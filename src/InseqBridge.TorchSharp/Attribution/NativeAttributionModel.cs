@@ -193,6 +193,119 @@ public sealed class NativeAttributionModel : IAttributionModel
         }
 
         FeatureAttributionOutput merged = outputs.Count == 1 ? outputs[0] : AttributionOutputMerger.Merge(outputs);
+        return Describe(merged, request, method, inputs, generated, constrained, contrastPairs);
+    }
+
+    /// <summary>
+    /// Attributes every input of <paramref name="request"/> separately: result <c>i</c> equals
+    /// <c>Attribute(request with { InputTexts = [input i], GeneratedTexts = [output i] })</c>, but inputs whose
+    /// token lengths are equal (and, once generated, whose outputs' lengths are equal) share their passes, at most
+    /// <see cref="AttributionRequest.BatchSize"/> per batch (default: all). Shared passes need no padding, so every
+    /// sequence sees the same positions and masks as alone. Requests whose results depend on the batch (stochastic
+    /// methods and sampling, contrastive inputs, step attributions, encoder-decoder final-step methods) run one
+    /// input at a time.
+    /// </summary>
+    /// <param name="request">The request; its inputs are attributed one by one.</param>
+    /// <param name="cancellationToken">Cancels between and inside batches.</param>
+    /// <returns>One output per input, in order.</returns>
+    public IReadOnlyList<FeatureAttributionOutput> AttributeEach(AttributionRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        AttributionMethod method = request.Method ?? DefaultMethod;
+        Validate(request, method);
+        int count = request.InputTexts.Count;
+        AttributionRequest Single(int i, string? generatedText) => request with
+        {
+            InputTexts = [request.InputTexts[i]],
+            GeneratedTexts = generatedText is null ? null : [generatedText],
+            BatchSize = null,
+        };
+
+        bool shareable = method is Saliency or InputXGradient or DummyAttribution or IntegratedGradients or DeepLift
+            && request.Contrast is null && !request.OutputStepAttributions && request.Generation.DoSample != true
+            && !request.StepScores.Append(request.AttributedFunction).Any(f => f is McDropoutProbabilityAverage or CustomStepFunction)
+            && request.InputTexts.All(t => t.Length > 0);
+        if (count == 1 || !shareable)
+        {
+            return Enumerable.Range(0, count)
+                .Select(i => Attribute(Single(i, request.GeneratedTexts?[i]), cancellationToken))
+                .ToList();
+        }
+
+        int batchSize = request.BatchSize ?? count;
+        var inputs = request.InputTexts.ToList();
+        var sourceIds = inputs.Select(t => Tokenizer.Encode(t)).ToList();
+        bool constrained = request.GeneratedTexts is not null;
+        List<string> generated;
+        if (constrained)
+        {
+            generated = [.. request.GeneratedTexts!];
+        }
+        else
+        {
+            // Greedy generation of prompts of one length needs no padding, so each row generates as it would alone.
+            var texts = new string[count];
+            foreach (var group in Enumerable.Range(0, count).GroupBy(i => sourceIds[i].Count))
+            {
+                foreach (int[] chunk in group.Chunk(batchSize))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var chunkTexts = GenerateTexts([.. chunk.Select(i => inputs[i])], request with { BatchSize = null }, cancellationToken);
+                    for (int j = 0; j < chunk.Length; j++)
+                    {
+                        texts[chunk[j]] = chunkTexts[j];
+                    }
+                }
+            }
+
+            generated = [.. texts];
+        }
+
+        var targetLengths = generated.Select(t => Tokenizer.Encode(t, asTarget: IsEncoderDecoder).Count).ToList();
+        var results = new FeatureAttributionOutput[count];
+        foreach (var group in Enumerable.Range(0, count).GroupBy(i => (sourceIds[i].Count, targetLengths[i])))
+        {
+            foreach (int[] chunk in group.Chunk(batchSize))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var idx = chunk.ToList();
+                var chunkInputs = idx.Select(i => inputs[i]).ToList();
+                var chunkGenerated = idx.Select(i => generated[i]).ToList();
+                if (!IsEncoderDecoder && chunkGenerated.Where((g, j) => !g.StartsWith(chunkInputs[j], StringComparison.Ordinal)).Any())
+                {
+                    // Let the single-input path raise its error for the offending row.
+                    foreach (int i in idx)
+                    {
+                        results[i] = Attribute(Single(i, generated[i]), cancellationToken);
+                    }
+
+                    continue;
+                }
+
+                using var state = new AttributionCallState(request.Generation.Seed);
+                var (output, _) = AttributeBatch(method, request, idx, chunkInputs, chunkGenerated, state, null, cancellationToken);
+                for (int j = 0; j < idx.Count; j++)
+                {
+                    var part = new FeatureAttributionOutput
+                    {
+                        SequenceAttributions = [output.SequenceAttributions[j]],
+                        Info = (JsonObject)output.Info.DeepClone(),
+                        StepAttributions = null,
+                    };
+                    results[idx[j]] = Describe(
+                        part, Single(idx[j], constrained ? generated[idx[j]] : null), method, [chunkInputs[j]], [chunkGenerated[j]], constrained, new IReadOnlyList<AlignmentPair>[1]);
+                }
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>Completes the info of an attribution call as Inseq records it.</summary>
+    private FeatureAttributionOutput Describe(
+        FeatureAttributionOutput merged, AttributionRequest request, AttributionMethod method, List<string> inputs, List<string> generated, bool constrained,
+        IReadOnlyList<AlignmentPair>?[] contrastPairs)
+    {
         JsonObject info = merged.Info;
         info["input_texts"] = new JsonArray(inputs.Select(t => (JsonNode?)t).ToArray());
         info["generated_texts"] = new JsonArray(generated.Select(t => (JsonNode?)t).ToArray());

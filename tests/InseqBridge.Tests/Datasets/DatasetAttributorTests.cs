@@ -46,7 +46,7 @@ public sealed class DatasetAttributorTests : IDisposable
         Assert.Equal(6, progress.Count);
         Assert.Equal(DatasetRowOutcome.Failed, progress[3].Outcome);
 
-        string[] files = Directory.GetFiles(_dir).Select(Path.GetFileName).Order().ToArray()!;
+        string[] files = Directory.GetFiles(_dir, "example-*").Select(Path.GetFileName).Order().ToArray()!;
         Assert.Equal(["example-000001.json", "example-000002.json", "example-000003.json", "example-000005.json", "example-000006.json"], files);
         FeatureAttributionOutput saved = InseqJson.Load(Path.Combine(_dir, "example-000005.json"));
         Assert.Equal("example 5", saved.Info["input_texts"]![0]!.GetValue<string>());
@@ -104,7 +104,7 @@ public sealed class DatasetAttributorTests : IDisposable
     {
         var calls = new List<int>();
         var options = new DatasetAttributionOptions(_dir, JsonLines: true);
-        DatasetAttributor.Run(Rows().Take(2).ToList(), (r, t) => Fake(r, t, calls), options);
+        DatasetAttributor.Run(Rows(), (r, t) => Fake(r, t, calls), options);
         string path = Path.Combine(_dir, DatasetAttributor.JsonLinesFileName);
         string[] lines = File.ReadAllLines(path);
         File.WriteAllText(path, lines[0] + "\n" + lines[1][..(lines[1].Length / 2)]); // killed mid-write
@@ -134,8 +134,8 @@ public sealed class DatasetAttributorTests : IDisposable
         }
         else
         {
-            Assert.Equal(numbers.Select(DatasetAttributor.ExampleFileName), Directory.GetFiles(_dir).Select(Path.GetFileName).Order());
-            foreach (string file in Directory.GetFiles(_dir))
+            Assert.Equal(numbers.Select(DatasetAttributor.ExampleFileName), Directory.GetFiles(_dir, "example-*").Select(Path.GetFileName).Order());
+            foreach (string file in Directory.GetFiles(_dir, "example-*"))
             {
                 Assert.NotEmpty(InseqJson.Load(file).SequenceAttributions); // complete, parseable
             }
