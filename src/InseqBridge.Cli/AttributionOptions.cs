@@ -87,15 +87,44 @@ public sealed class AttributionOptions
         InternalBatchSize, IncludeEos, BatchSize, MethodArgs, StepArgs, FnArgs, Seed, Mode, Aggregate, Aggregator, AggregateFn, Overwrite,
     ];
 
+    /// <summary>Most integration steps accepted (<c>--n-steps</c>): far above any published use (Inseq's default is
+    /// 50), low enough that a typo cannot start a run of days.</summary>
+    public const int MaxSteps = 100_000;
+
     /// <summary>Adds every option to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
+        RequirePositive(MaxNewTokens, "the number of tokens to generate (transformers refuses 0)");
+        RequirePositive(NSteps, "the number of integration steps", MaxSteps);
+        RequirePositive(InternalBatchSize, "the rows per forward pass");
+        RequirePositive(BatchSize, "the inputs per batch");
+        RequireNonNegative(PosStart);
         foreach (Option option in All)
         {
             command.Options.Add(option);
         }
     }
+
+    private static void RequirePositive(Option<int?> option, string what, int max = int.MaxValue) =>
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is int value && (value < 1 || value > max))
+            {
+                result.AddError(max == int.MaxValue
+                    ? $"{option.Name} must be at least 1 ({what}); got {value}."
+                    : $"{option.Name} must be between 1 and {max} ({what}); got {value}.");
+            }
+        });
+
+    private static void RequireNonNegative(Option<int?> option) =>
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 0)
+            {
+                result.AddError($"{option.Name} must be 0 or more; got {result.GetValueOrDefault<int?>()}.");
+            }
+        });
 
     /// <summary>The attribution method with its arguments (<c>--method</c>, <c>--method-args</c>, <c>--n-steps</c>,
     /// <c>--internal-batch-size</c>).</summary>
@@ -108,11 +137,25 @@ public sealed class AttributionOptions
         var arguments = ParseKeyValues(parseResult.GetValue(MethodArgs), "--method-args");
         if (parseResult.GetValue(NSteps) is int n)
         {
+            if (arguments.ContainsKey("n_steps"))
+            {
+                throw new CliUsageException("--n-steps and --method-args n_steps=... both set the steps; give one of them.");
+            }
+
             arguments["n_steps"] = n.ToString(CultureInfo.InvariantCulture);
+        }
+        else if (arguments.TryGetValue("n_steps", out string? steps) && int.TryParse(steps, NumberStyles.None, CultureInfo.InvariantCulture, out int parsed) && parsed > MaxSteps)
+        {
+            throw new CliUsageException($"--method-args n_steps={parsed}: at most {MaxSteps} integration steps are accepted.");
         }
 
         if (parseResult.GetValue(InternalBatchSize) is int ibs)
         {
+            if (arguments.ContainsKey("internal_batch_size"))
+            {
+                throw new CliUsageException("--internal-batch-size and --method-args internal_batch_size=... both set it; give one of them.");
+            }
+
             arguments["internal_batch_size"] = ibs.ToString(CultureInfo.InvariantCulture);
         }
 
@@ -217,7 +260,11 @@ public sealed class AttributionOptions
                 throw new CliUsageException($"{option}: '{pair}' is not KEY=VALUE.");
             }
 
-            result[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
+            string key = pair[..eq].Trim();
+            if (!result.TryAdd(key, pair[(eq + 1)..].Trim()))
+            {
+                throw new CliUsageException($"{option}: '{key}' is given twice; give each key once.");
+            }
         }
 
         return result;

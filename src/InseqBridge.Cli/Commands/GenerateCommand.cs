@@ -1,5 +1,6 @@
 using System.CommandLine;
 using InseqBridge.TorchSharp.Generation;
+using InseqBridge.TorchSharp.Models;
 
 namespace InseqBridge.Cli.Commands;
 
@@ -24,9 +25,9 @@ public static class GenerateCommand
         command.SetAction(parseResult =>
         {
             int? maxNew = parseResult.GetValue(maxNewTokens);
-            if (maxNew is < 0)
+            if (maxNew is < 1)
             {
-                throw new CliUsageException($"--max-new-tokens must be >= 0 (got {maxNew}).");
+                throw new CliUsageException($"--max-new-tokens must be at least 1 (got {maxNew}); transformers refuses 0 too.");
             }
 
             using ProbeModel probe = ProbeModel.Load(parseResult.GetValue(model)!);
@@ -47,6 +48,7 @@ public static class GenerateCommand
     {
         ArgumentNullException.ThrowIfNull(probe);
         IReadOnlyList<int> prompt = probe.Tokenizer.Encode(input);
+        TokenIdGuard.Check(prompt, probe.Model, "the tokenizer");
         int[] generated = Generator.Generate(
             probe.Model, probe.Generation, [prompt], new GenerationOptions { MaxNewTokens = maxNewTokens })[0];
         return probe.Model.IsEncoderDecoder ? [probe.DecoderStartTokenId, .. generated] : generated;
