@@ -106,10 +106,23 @@ public sealed class AttributionOptions
         }
     }
 
+    /// <summary>The option's value, or null when absent or not a number (the parser reports that itself).</summary>
+    private static int? ValueOrNull(System.CommandLine.Parsing.OptionResult result)
+    {
+        try
+        {
+            return result.GetValueOrDefault<int?>();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     private static void RequirePositive(Option<int?> option, string what, int max = int.MaxValue) =>
         option.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int?>() is int value && (value < 1 || value > max))
+            if (ValueOrNull(result) is int value && (value < 1 || value > max))
             {
                 result.AddError(max == int.MaxValue
                     ? $"{option.Name} must be at least 1 ({what}); got {value}."
@@ -120,9 +133,9 @@ public sealed class AttributionOptions
     private static void RequireNonNegative(Option<int?> option) =>
         option.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int?>() is < 0)
+            if (ValueOrNull(result) is int value and < 0)
             {
-                result.AddError($"{option.Name} must be 0 or more; got {result.GetValueOrDefault<int?>()}.");
+                result.AddError($"{option.Name} must be 0 or more; got {value}.");
             }
         });
 

@@ -47,7 +47,7 @@ public static class CommandLine
         ParseResult parseResult = root.Parse(args);
         if (parseResult.Errors.Count > 0)
         {
-            error.WriteLine($"error: {TerminalText.Escape(ReadableParseError(parseResult.Errors[0].Message))}");
+            error.WriteLine($"error: {TerminalText.Escape(ReadableParseError(FirstUsefulError(parseResult)))}");
 
             error.WriteLine("Run 'inseq-bridge --help' (or 'inseq-bridge COMMAND --help') for usage.");
             return ExitCodes.Usage;
@@ -67,6 +67,27 @@ public static class CommandLine
         {
             return CliErrors.Report(e, error);
         }
+    }
+
+    /// <summary>The parse error to show: an unknown token explains "Required command was not provided" better, and a
+    /// missing argument is named.</summary>
+    private static string FirstUsefulError(ParseResult parseResult)
+    {
+        string first = parseResult.Errors[0].Message;
+        string? unknown = parseResult.Errors.Select(e => e.Message).FirstOrDefault(m => m.StartsWith("Unrecognized", StringComparison.Ordinal));
+        if (first.StartsWith("Required command was not provided", StringComparison.Ordinal) && unknown is not null)
+        {
+            return $"{unknown} Run 'inseq-bridge --help' for the commands.";
+        }
+
+        if (first.StartsWith("Required argument missing", StringComparison.Ordinal))
+        {
+            Command command = parseResult.CommandResult.Command;
+            string names = string.Join(" ", command.Arguments.Select(a => a.Name));
+            return $"{command.Name} needs {names} (e.g. inseq-bridge {command.Name} {names.ToLowerInvariant()}.json).";
+        }
+
+        return first;
     }
 
     /// <summary>System.CommandLine names .NET types in its conversion errors ("Cannot parse argument 'abc' for option

@@ -88,7 +88,7 @@ public abstract record ModelConfig
                 "bart" or "marian" => BartConfig.Read(r),
                 "t5" => T5Config.Read(r),
                 _ => throw new UnsupportedModelException(
-                    $"model_type '{modelType}' is not supported by the native backend (supported: {string.Join(", ", SupportedModelTypes)}). " +
+                    $"{path}: model_type '{modelType}' is not supported by the native backend (supported: {string.Join(", ", SupportedModelTypes)}). " +
                     "Use the Python backend (--backend python) for other models."),
             }, path);
         }
@@ -110,7 +110,9 @@ internal sealed class ConfigReader(JsonElement root, string path)
 
     public bool Has(string key) => Root.TryGetProperty(key, out JsonElement v) && v.ValueKind != JsonValueKind.Null;
 
-    public string? String(string key) => Has(key) ? Root.GetProperty(key).GetString() : null;
+    public string? String(string key) => !Has(key) ? null
+        : Root.GetProperty(key).ValueKind == JsonValueKind.String ? Root.GetProperty(key).GetString()
+        : throw new CheckpointException($"{Path}: '{key}' must be a string; fix config.json.");
 
     public int Int(string key) => Has(key) ? Root.GetProperty(key).GetInt32()
         : throw new CheckpointException($"{Path} has no '{key}'.");

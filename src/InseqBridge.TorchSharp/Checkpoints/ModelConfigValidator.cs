@@ -76,6 +76,40 @@ public static class ModelConfigValidator
         return config;
     }
 
+    /// <summary>Checks the config's vocabulary and hidden sizes against the embedding matrix the weights hold
+    /// ([vocab_size, hidden]); a config edited apart from its weights would otherwise run with silently wrong
+    /// logits, or fail with a libtorch shape error.</summary>
+    /// <exception cref="CheckpointException">The sizes disagree.</exception>
+    public static void CheckEmbedding(ModelConfig config, long[] embeddingShape)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(embeddingShape);
+        (int hidden, string hiddenKey) = config switch
+        {
+            Gpt2Config g => (g.HiddenSize, "n_embd"),
+            LlamaConfig l => (l.HiddenSize, "hidden_size"),
+            BartConfig b => (b.HiddenSize, "d_model"),
+            T5Config t => (t.HiddenSize, "d_model"),
+            _ => (-1, string.Empty),
+        };
+        if (embeddingShape.Length != 2)
+        {
+            throw new CheckpointException($"The checkpoint's token embedding has shape [{string.Join(", ", embeddingShape)}]; expected [vocab_size, {hiddenKey}].");
+        }
+
+        if (embeddingShape[0] != config.VocabSize)
+        {
+            throw new CheckpointException(
+                $"config.json's vocab_size ({config.VocabSize}) disagrees with the weights' token embedding ({embeddingShape[0]} rows); fix vocab_size in config.json to match the weights.");
+        }
+
+        if (hidden > 0 && embeddingShape[1] != hidden)
+        {
+            throw new CheckpointException(
+                $"config.json's {hiddenKey} ({hidden}) disagrees with the weights' token embedding ({embeddingShape[1]} columns); fix {hiddenKey} in config.json to match the weights.");
+        }
+    }
+
     private static void Positive(int value, string key, string path)
     {
         if (value < 1)

@@ -161,7 +161,7 @@ public abstract class TransformerLanguageModel : IDisposable
         ArgumentNullException.ThrowIfNull(weights);
         try
         {
-            return config switch
+            TransformerLanguageModel model = config switch
             {
                 Gpt2Config c => new Gpt2Model(c, weights),
                 LlamaConfig c => new LlamaModel(c, weights),
@@ -169,6 +169,8 @@ public abstract class TransformerLanguageModel : IDisposable
                 T5Config c => new T5Model(c, weights),
                 _ => throw new UnsupportedModelException($"No native implementation for {config.ModelType}."),
             };
+            ModelConfigValidator.CheckEmbedding(config, model.EmbeddingMatrix.shape);
+            return model;
         }
         catch
         {

@@ -52,14 +52,22 @@ public static class SafetensorsFormat
                 throw new FormatException("The safetensors header is not a JSON object.");
             }
 
-            foreach (JsonProperty entry in header.RootElement.EnumerateObject())
+            try
             {
-                if (entry.Name == MetadataKey)
+                foreach (JsonProperty entry in header.RootElement.EnumerateObject())
                 {
-                    continue;
-                }
+                    if (entry.Name == MetadataKey)
+                    {
+                        continue;
+                    }
 
-                result[entry.Name] = ReadTensor(entry, data, checkShape);
+                    result[entry.Name] = ReadTensor(entry, data, checkShape);
+                }
+            }
+            catch (InvalidOperationException e)
+            {
+                // Found by fuzzing: a tensor name that is not valid UTF-8 fails when the name is read.
+                throw new FormatException("The safetensors header holds text that is not valid UTF-8.", e);
             }
         }
 

@@ -50,6 +50,16 @@ public static class TokenDisplay
         return visible.ToString();
     }
 
+    /// <summary>Returns <paramref name="text"/> with control and bidirectional characters made visible as in
+    /// <see cref="Readable"/>, and nothing else changed (for names such as step score ids).</summary>
+    public static string Printable(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Any(c => c < ' ' || c is (>= '\u007F' and <= '\u009F') or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') or '\u200E' or '\u200F' or '\u061C')
+            ? string.Concat(text.Select(c => c == ' ' ? " " : Readable(c.ToString())))
+            : text;
+    }
+
     /// <summary>Cuts <paramref name="text"/> to at most <paramref name="width"/> characters, marking a cut with '…'.</summary>
     public static string Fit(string text, int width)
     {

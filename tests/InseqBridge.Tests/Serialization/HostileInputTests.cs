@@ -106,8 +106,8 @@ public sealed class HostileInputTests : IDisposable
     [Fact]
     public void A_gzip_bomb_with_a_shape_that_does_not_fit_the_tokens_is_refused_before_inflating()
     {
-        // 256 MiB of zeros declared as [67108864] step scores for an 8-step sequence.
-        string json = WithGzipArray(declared: 1 << 26, zeroBytes: 256 << 20);
+        // 64 MiB of zeros declared as [67108864] step scores for an 8-step sequence.
+        string json = WithGzipArray(declared: 1 << 26, zeroBytes: 64 << 20);
         long before = GC.GetAllocatedBytesForCurrentThread();
         var clock = Stopwatch.StartNew();
         var e = Assert.Throws<InseqJsonException>(() => InseqJson.Parse(json, "bomb.json"));
@@ -121,8 +121,8 @@ public sealed class HostileInputTests : IDisposable
     [Fact]
     public void A_gzip_bomb_behind_a_fitting_shape_inflates_only_the_declared_size()
     {
-        // The declared shape fits (8 steps) but the gzip data inflates to 256 MiB.
-        string json = WithGzipArray(declared: 8, zeroBytes: 256 << 20);
+        // The declared shape fits (8 steps) but the gzip data inflates to 64 MiB.
+        string json = WithGzipArray(declared: 8, zeroBytes: 64 << 20);
         long before = GC.GetAllocatedBytesForCurrentThread();
         var e = Assert.Throws<InseqJsonException>(() => InseqJson.Parse(json, "bomb.json"));
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
