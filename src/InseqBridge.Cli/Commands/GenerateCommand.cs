@@ -50,7 +50,7 @@ public static class GenerateCommand
         IReadOnlyList<int> prompt = probe.Tokenizer.Encode(input);
         TokenIdGuard.Check(prompt, probe.Model, "the tokenizer");
         int[] generated = Generator.Generate(
-            probe.Model, probe.Generation, [prompt], new GenerationOptions { MaxNewTokens = maxNewTokens })[0];
+            probe.Model, probe.Generation, [prompt], new GenerationOptions { MaxNewTokens = maxNewTokens }, CliContext.Token)[0];
         return probe.Model.IsEncoderDecoder ? [probe.DecoderStartTokenId, .. generated] : generated;
     }
 }
