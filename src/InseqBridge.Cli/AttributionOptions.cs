@@ -102,15 +102,57 @@ public sealed class AttributionOptions
         Tokenizer, DType,
     ];
 
+    /// <summary>Most integration steps accepted (<c>--n-steps</c>): far above any published use (Inseq's default is
+    /// 50), low enough that a typo cannot start a run of days.</summary>
+    public const int MaxSteps = 100_000;
+
     /// <summary>Adds every option to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
+        RequirePositive(MaxNewTokens, "the number of tokens to generate (transformers refuses 0)");
+        RequirePositive(NSteps, "the number of integration steps", MaxSteps);
+        RequirePositive(InternalBatchSize, "the rows per forward pass");
+        RequirePositive(BatchSize, "the inputs per batch");
+        RequireNonNegative(PosStart);
         foreach (Option option in All)
         {
             command.Options.Add(option);
         }
     }
+
+    /// <summary>The option's value, or null when absent or not a number (the parser reports that itself).</summary>
+    private static int? ValueOrNull(System.CommandLine.Parsing.OptionResult result)
+    {
+        try
+        {
+            return result.GetValueOrDefault<int?>();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static void RequirePositive(Option<int?> option, string what, int max = int.MaxValue) =>
+        option.Validators.Add(result =>
+        {
+            if (ValueOrNull(result) is int value && (value < 1 || value > max))
+            {
+                result.AddError(max == int.MaxValue
+                    ? $"{option.Name} must be at least 1 ({what}); got {value}."
+                    : $"{option.Name} must be between 1 and {max} ({what}); got {value}.");
+            }
+        });
+
+    private static void RequireNonNegative(Option<int?> option) =>
+        option.Validators.Add(result =>
+        {
+            if (ValueOrNull(result) is int value and < 0)
+            {
+                result.AddError($"{option.Name} must be 0 or more; got {value}.");
+            }
+        });
 
     /// <summary>
     /// The call these flags describe, in Inseq's argument names (<see cref="AttributeCall"/>, shared with the server):
@@ -125,11 +167,25 @@ public sealed class AttributionOptions
         var arguments = ParseKeyValues(parseResult.GetValue(MethodArgs), "--method-args");
         if (parseResult.GetValue(NSteps) is int n)
         {
+            if (arguments.ContainsKey("n_steps"))
+            {
+                throw new CliUsageException("--n-steps and --method-args n_steps=... both set the steps; give one of them.");
+            }
+
             arguments["n_steps"] = n.ToString(CultureInfo.InvariantCulture);
+        }
+        else if (arguments.TryGetValue("n_steps", out string? steps) && int.TryParse(steps, NumberStyles.None, CultureInfo.InvariantCulture, out int parsed) && parsed > MaxSteps)
+        {
+            throw new CliUsageException($"--method-args n_steps={parsed}: at most {MaxSteps} integration steps are accepted.");
         }
 
         if (parseResult.GetValue(InternalBatchSize) is int ibs)
         {
+            if (arguments.ContainsKey("internal_batch_size"))
+            {
+                throw new CliUsageException("--internal-batch-size and --method-args internal_batch_size=... both set it; give one of them.");
+            }
+
             arguments["internal_batch_size"] = ibs.ToString(CultureInfo.InvariantCulture);
         }
 
@@ -268,7 +324,11 @@ public sealed class AttributionOptions
                 throw new CliUsageException($"{option}: '{pair}' is not KEY=VALUE.");
             }
 
-            result[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
+            string key = pair[..eq].Trim();
+            if (!result.TryAdd(key, pair[(eq + 1)..].Trim()))
+            {
+                throw new CliUsageException($"{option}: '{key}' is given twice; give each key once.");
+            }
         }
 
         return result;

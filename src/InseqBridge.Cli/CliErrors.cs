@@ -19,33 +19,49 @@ public static class CliErrors
                 error.WriteLine($"error: {usage.Message}");
                 return ExitCodes.Usage;
             case OutputFileExistsException exists:
-                error.WriteLine($"error: {exists.Path} already exists.");
+                error.WriteLine($"error: {TerminalText.Escape(exists.Path)} already exists.");
                 error.WriteLine("Pass --overwrite to replace it.");
                 return ExitCodes.Failure;
             case InseqBridgeException or TokenizerLoadException or InseqJsonException or ChatTemplateException:
                 WriteWithCause(error, exception.Message, exception.InnerException);
                 return ExitCodes.Failure;
             case FileNotFoundException notFound:
-                error.WriteLine($"error: file not found: {notFound.FileName ?? notFound.Message}");
+                error.WriteLine($"error: file not found: {TerminalText.Escape(notFound.FileName ?? notFound.Message)}; check the path.");
                 return ExitCodes.Failure;
-            case DirectoryNotFoundException or IOException or UnauthorizedAccessException:
-                error.WriteLine($"error: {exception.Message}");
+            case DirectoryNotFoundException:
+                error.WriteLine($"error: {TerminalText.Escape(FirstLine(exception.Message))} Check the path (a folder in it does not exist).");
+                return ExitCodes.Failure;
+            case UnauthorizedAccessException:
+                error.WriteLine($"error: {TerminalText.Escape(FirstLine(exception.Message))} Check that the path is a file you may read or write (not a folder).");
+                return ExitCodes.Failure;
+            case IOException:
+                error.WriteLine($"error: {TerminalText.Escape(FirstLine(exception.Message))}");
                 return ExitCodes.Failure;
             case OperationCanceledException:
-                error.WriteLine("error: cancelled.");
+                error.WriteLine("error: cancelled (Ctrl+C); files already written are complete, nothing else was written.");
+                return ExitCodes.Interrupted;
+            case OutOfMemoryException or InsufficientExecutionStackException:
+                error.WriteLine("error: the request needs more memory than is available; lower --batch-size, --internal-batch-size, --n-steps or the input length.");
+                return ExitCodes.Failure;
+            case System.Runtime.InteropServices.ExternalException:
+                // libtorch failures (shape errors, bad indices) are bugs in the checkpoint's config or ours: say which.
+                WriteWithCause(
+                    error,
+                    $"the model computation failed ({FirstLine(exception.Message)}); the checkpoint's config.json may not match its weights (check hidden_size, num_attention_heads, vocab_size), or this is a bug to report.",
+                    null);
                 return ExitCodes.Failure;
             default:
-                WriteWithCause(error, $"unexpected {exception.GetType().Name}: {exception.Message}", exception.InnerException);
+                WriteWithCause(error, $"internal error: {FirstLine(exception.Message)} (this is a bug; please report it with the command line).", exception.InnerException);
                 return ExitCodes.Failure;
         }
     }
 
     private static void WriteWithCause(TextWriter error, string message, Exception? cause)
     {
-        error.WriteLine($"error: {FirstLine(message)}");
+        error.WriteLine($"error: {TerminalText.Escape(FirstLine(message))}");
         if (cause is not null && !message.Contains(cause.Message, StringComparison.Ordinal))
         {
-            error.WriteLine($"  caused by: {FirstLine(cause.Message)}");
+            error.WriteLine($"  caused by: {TerminalText.Escape(FirstLine(cause.Message))}");
         }
     }
 

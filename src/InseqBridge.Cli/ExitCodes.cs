@@ -11,4 +11,7 @@ public static class ExitCodes
 
     /// <summary>The command line itself is wrong (unknown command or flag, missing or malformed value).</summary>
     public const int Usage = 2;
+
+    /// <summary>Stopped by Ctrl+C (or the host's cancellation) before the work was done.</summary>
+    public const int Interrupted = 130;
 }

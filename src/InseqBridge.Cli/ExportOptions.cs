@@ -43,13 +43,12 @@ public sealed class ExportOptions
     {
         ArgumentNullException.ThrowIfNull(parseResult);
         ArgumentNullException.ThrowIfNull(others);
-        foreach (string? path in others.Concat([parseResult.GetValue(Html), parseResult.GetValue(Csv), parseResult.GetValue(ScoresJson)]))
-        {
-            if (path is not null && File.Exists(path) && !overwrite)
-            {
-                throw new OutputFileExistsException(path);
-            }
-        }
+        var targets = others.Select(p => ("--save", p))
+            .Concat([("--html", parseResult.GetValue(Html)), ("--csv", parseResult.GetValue(Csv)), ("--scores-json", parseResult.GetValue(ScoresJson))])
+            .Where(t => t.Item2 is not null)
+            .Select(t => (Flag: t.Item1, Path: t.Item2!))
+            .ToList();
+        OutputTargets.Check(targets, overwrite);
     }
 
     /// <summary>Writes the requested files, then the console heatmap when <c>--show</c> is given or when nothing
@@ -64,14 +63,14 @@ public sealed class ExportOptions
         if (parseResult.GetValue(Html) is string html)
         {
             HtmlRenderer.Save(attributions, html, overwrite, forceAggregation);
-            output.WriteLine($"wrote {html}");
+            output.WriteLine($"wrote {TerminalText.Escape(html)}");
             wrote = true;
         }
 
         if (parseResult.GetValue(Csv) is string csv)
         {
             CsvExporter.Save(attributions, csv, overwrite, forceAggregation);
-            output.WriteLine($"wrote {csv}");
+            output.WriteLine($"wrote {TerminalText.Escape(csv)}");
             wrote = true;
         }
 
@@ -79,7 +78,7 @@ public sealed class ExportOptions
         {
             string json = ScoresDicts.ToJson(attributions.GetScoresDicts());
             OutputFile.WriteAllText(scores, json, overwrite);
-            output.WriteLine($"wrote {scores}");
+            output.WriteLine($"wrote {TerminalText.Escape(scores)}");
             wrote = true;
         }
 

@@ -140,7 +140,10 @@ public static class PythonLocator
         }
         catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or JsonException or TimeoutException or IOException)
         {
-            tried.Add($"{source}: {path} could not be run as Python ({e.Message})");
+            // A JSON error means the program ran but did not answer like Python; its parser message helps no one.
+            tried.Add(e is JsonException
+                ? $"{source}: {path} ran but did not answer like a Python interpreter (give the path of python3 or of libpython3.X.so)"
+                : $"{source}: {path} could not be run as Python ({e.Message})");
             return null;
         }
 

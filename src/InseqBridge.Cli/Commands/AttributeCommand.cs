@@ -99,17 +99,23 @@ public static class AttributeCommand
             IAggregator[]? aggregation = shared.CreateAggregation(parseResult); // bad ids fail before the model loads
             string modelDir = parseResult.GetValue(shared.Model)!;
             // This process loads TorchSharp, so Python always runs in a worker process here.
+            CancellationToken cancel = CliContext.Token;
+            using CliContext.Heartbeat heartbeat = CliContext.Working("loading the model");
             using IAttributionModel attributionModel = usePython
                 ? PythonAttributionModel.Load(modelDir, attributionMethod, new PythonBackendOptions { Python = parseResult.GetValue(python) }, PythonCli.LoadArguments())
                 : NativeAttributionModel.Load(modelDir, attributionMethod, tokenizer: CommonOptions.TokenizerKindOf(parseResult.GetValue(shared.Tokenizer)),
                     dtype: CommonOptions.ParseDType(parseResult.GetValue(shared.DType)));
-            FeatureAttributionOutput result = attributionModel.Attribute(request);
+            cancel.ThrowIfCancellationRequested();
+            heartbeat.Report($"attributing {inputs.Length} input(s) with {attributionMethod.Id}");
+            var progress = new Progress<AttributionProgress>(p => heartbeat.Report($"attributing: {p.Completed}/{p.Total} inputs done"));
+            FeatureAttributionOutput result = attributionModel.AttributeAsync(request, progress, cancel).GetAwaiter().GetResult();
+            heartbeat.Dispose();
             FeatureAttributionOutput shown = aggregation is not null ? result.Aggregate(aggregation) : result;
             if (savePath is not null)
             {
                 var encoding = parseResult.GetValue(saveFormat) == "0.6" ? InseqJsonEncoding.Inseq06 : InseqJsonEncoding.Inseq07;
                 shown.Save(savePath, new SaveOptions(Overwrite: replace, Encoding: encoding));
-                output.WriteLine($"wrote {savePath}");
+                output.WriteLine($"wrote {TerminalText.Escape(savePath)}");
             }
 
             exports.Write(parseResult, result, output, replace, forceAggregation: false, fileWritten: savePath is not null);

@@ -169,6 +169,7 @@ public static partial class BenchCommand
                     : RunPython(python, dir, input, generated, methods, threads, repeats, growth && !model.IsEncoderDecoder ? model : null, output);
                 foreach (string method in methods)
                 {
+                    CliContext.Token.ThrowIfCancellationRequested(); // Ctrl+C stops between measurements
                     var request = Request(method, input, generated);
                     PeakRss.Reset();
                     double fast = Median(model, request with { Mode = ExecutionMode.Fast }, repeats);
@@ -356,6 +357,7 @@ public static partial class BenchCommand
         var times = new double[repeats];
         for (int i = 0; i < repeats; i++)
         {
+            CliContext.Token.ThrowIfCancellationRequested();
             GC.Collect();
             var watch = Stopwatch.StartNew();
             model.Attribute(request);

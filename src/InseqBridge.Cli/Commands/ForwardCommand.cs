@@ -39,10 +39,7 @@ public static class ForwardCommand
         {
             string path = parseResult.GetValue(save)!;
             bool replace = parseResult.GetValue(overwrite);
-            if (!replace && File.Exists(path))
-            {
-                throw new OutputFileExistsException(path);
-            }
+            OutputTargets.Check([("--save", path)], replace);
 
             int[]? decoder = parseResult.GetValue(decoderIds) is string d ? CommonOptions.ParseIds(d, "--decoder-input-ids") : null;
             int[]? givenIds = InputIdsOrText(parseResult, input, inputIds);
@@ -55,16 +52,28 @@ public static class ForwardCommand
             }
 
             IReadOnlyList<int> ids = givenIds ?? probe.Tokenizer.Encode(parseResult.GetValue(input)!);
+            TokenIdGuard.Check(ids, probe.Model, givenIds is null ? "the tokenizer" : "--input-ids");
+            if (decoder is not null)
+            {
+                TokenIdGuard.Check(decoder, probe.Model, "--decoder-input-ids");
+            }
+
             (float[] logits, long positions, long vocab) = Logits(probe, ids, decoder);
             byte[] blob = SafetensorsFormat.Write(
                 [KeyValuePair.Create(TensorName, SafetensorsTensor.FromFloats(SafetensorsDType.F32, logits, positions, vocab))]);
+            string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (!string.IsNullOrEmpty(folder))
+            {
+                Directory.CreateDirectory(folder);
+            }
+
             using (var stream = new FileStream(path, replace ? FileMode.Create : FileMode.CreateNew, FileAccess.Write))
             {
                 stream.Write(blob);
             }
 
             parseResult.InvocationConfiguration.Output.WriteLine(
-                string.Create(CultureInfo.InvariantCulture, $"wrote {path}: {TensorName} [{positions}, {vocab}]"));
+                string.Create(CultureInfo.InvariantCulture, $"wrote {TerminalText.Escape(path)}: {TensorName} [{positions}, {vocab}]"));
             return ExitCodes.Success;
         });
         return command;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using InseqBridge.TorchSharp.Generation;
+using InseqBridge.TorchSharp.Models;
 
 namespace InseqBridge.Cli.Commands;
 
@@ -30,9 +31,9 @@ public static class GenerateCommand
         command.SetAction(parseResult =>
         {
             int? maxNew = parseResult.GetValue(maxNewTokens);
-            if (maxNew is < 0)
+            if (maxNew is < 1)
             {
-                throw new CliUsageException($"--max-new-tokens must be >= 0 (got {maxNew}).");
+                throw new CliUsageException($"--max-new-tokens must be at least 1 (got {maxNew}); transformers refuses 0 too.");
             }
 
             int[]? givenIds = ForwardCommand.InputIdsOrText(parseResult, input, inputIds);
@@ -69,8 +70,9 @@ public static class GenerateCommand
     public static IReadOnlyList<int> Generate(ProbeModel probe, IReadOnlyList<int> prompt, int? maxNewTokens)
     {
         ArgumentNullException.ThrowIfNull(probe);
+        TokenIdGuard.Check(prompt, probe.Model, "the prompt");
         int[] generated = Generator.Generate(
-            probe.Model, probe.Generation, [prompt], new GenerationOptions { MaxNewTokens = maxNewTokens })[0];
+            probe.Model, probe.Generation, [prompt], new GenerationOptions { MaxNewTokens = maxNewTokens }, CliContext.Token)[0];
         return probe.Model.IsEncoderDecoder ? [probe.DecoderStartTokenId, .. generated] : generated;
     }
 }

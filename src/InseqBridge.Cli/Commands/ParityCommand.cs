@@ -75,8 +75,11 @@ public static class ParityCommand
             var details = new List<string>();
             int violations = 0, compared = 0;
             bool ignoredGap = false;
+            using CliContext.Heartbeat heartbeat = CliContext.Working("parity");
             foreach (ParityCase c in list)
             {
+                CliContext.Token.ThrowIfCancellationRequested(); // Ctrl+C stops between cases
+                heartbeat.Report($"case {c.Id}");
                 AttributionRequest? request = InseqCallArguments.FromKwargs(c.Method, c.Attribute, out string? unsupported);
                 if (request is null)
                 {

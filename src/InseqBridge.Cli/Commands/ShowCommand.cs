@@ -26,8 +26,23 @@ public static class ShowCommand
         command.SetAction(parseResult =>
         {
             bool replace = parseResult.GetValue(overwrite);
+            string input = parseResult.GetValue(file)!;
+            foreach (string? target in new[] { parseResult.GetValue(exports.Html), parseResult.GetValue(exports.Csv), parseResult.GetValue(exports.ScoresJson) })
+            {
+                if (target is not null && Path.GetFullPath(target) == Path.GetFullPath(input))
+                {
+                    throw new CliUsageException($"{target} is the file being shown; write the export to another file.");
+                }
+            }
+
             exports.CheckTargets(parseResult, replace);
-            FeatureAttributionOutput attributions = Load(parseResult.GetValue(file)!);
+            FeatureAttributionOutput attributions;
+            using (CliContext.Heartbeat heartbeat = CliContext.Working($"reading {Path.GetFileName(input)}"))
+            {
+                attributions = Load(input);
+            }
+
+            CliContext.Token.ThrowIfCancellationRequested();
             exports.Write(parseResult, attributions, parseResult.InvocationConfiguration.Output, replace, parseResult.GetValue(aggregate), fileWritten: false);
             return ExitCodes.Success;
         });
@@ -44,10 +59,19 @@ public static class ShowCommand
             return FeatureAttributionOutput.Load(path);
         }
 
+        if (Directory.Exists(path))
+        {
+            throw new InseqJsonException(path, "$", "this is a folder, not an attributions.jsonl file; pass the file's path");
+        }
+
         var sequences = File.ReadLines(path)
             .Select((line, i) => (line, i))
             .Where(x => !string.IsNullOrWhiteSpace(x.line))
-            .SelectMany(x => InseqJson.Parse(x.line, $"{path}, line {x.i + 1}").SequenceAttributions)
+            .SelectMany(x =>
+            {
+                CliContext.Token.ThrowIfCancellationRequested();
+                return InseqJson.Parse(x.line, $"{path}, line {x.i + 1}").SequenceAttributions;
+            })
             .ToList();
         return new FeatureAttributionOutput { SequenceAttributions = sequences };
     }

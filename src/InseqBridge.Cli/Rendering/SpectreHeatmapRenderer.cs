@@ -32,7 +32,7 @@ public static class SpectreHeatmapRenderer
             if (sequence.StepScores.Count > 0)
             {
                 var rows = sequence.StepScores
-                    .Select(kv => (Label: kv.Key, Values: kv.Value, Scale: DivergingColorScale.For(kv.Value)))
+                    .Select(kv => (Label: TokenDisplay.Printable(kv.Key), Values: kv.Value, Scale: DivergingColorScale.For(kv.Value)))
                     .ToList();
                 WriteBlocks(console, "Step scores", sequence.ColumnTokens, rows);
             }

@@ -380,9 +380,18 @@ public sealed class NativeAttributionModel : IAttributionModel
         }
     }
 
+    /// <summary>Tokenizes and checks that every id has a row in the embedding matrix: a tokenizer larger than the
+    /// model's vocabulary would otherwise fail deep in libtorch ("index out of range in self").</summary>
+    private IReadOnlyList<int> EncodeChecked(string text, bool asTarget = false)
+    {
+        IReadOnlyList<int> ids = Tokenizer.Encode(text, asTarget: asTarget);
+        TokenIdGuard.Check(ids, Model, "the tokenizer");
+        return ids;
+    }
+
     private List<string> GenerateTexts(List<string> inputs, AttributionRequest request, CancellationToken cancellationToken)
     {
-        var encoded = inputs.Select(t => Tokenizer.Encode(t)).ToList();
+        var encoded = inputs.Select(t => EncodeChecked(t)).ToList();
         var options = new GenerationOptions
         {
             MaxNewTokens = request.Generation.MaxNewTokens,
@@ -433,19 +442,19 @@ public sealed class NativeAttributionModel : IAttributionModel
         AttributionMethod method, AttributionRequest request, List<int> indices, List<string> inputs, List<string> generated, AttributionCallState state,
         global::TorchSharp.torch.Generator? random, CancellationToken cancellationToken)
     {
-        var sourceIds = inputs.Select(t => Tokenizer.Encode(t)).ToList();
+        var sourceIds = inputs.Select(t => EncodeChecked(t)).ToList();
         EncodedTexts targets;
         EncodedTexts? sources = null;
         int start;
         if (IsEncoderDecoder)
         {
             sources = Encode(sourceIds, padLeft: false, request.IncludeEosBaseline, prepend: null);
-            targets = Encode(generated.Select(t => Tokenizer.Encode(t, asTarget: true)).ToList(), padLeft: false, request.IncludeEosBaseline, prepend: BosId);
+            targets = Encode(generated.Select(t => EncodeChecked(t, asTarget: true)).ToList(), padLeft: false, request.IncludeEosBaseline, prepend: BosId);
             start = request.AttrPosStart ?? 1;
         }
         else
         {
-            targets = Encode(generated.Select(t => Tokenizer.Encode(t)).ToList(), padLeft: true, request.IncludeEosBaseline, prepend: null);
+            targets = Encode(generated.Select(t => EncodeChecked(t)).ToList(), padLeft: true, request.IncludeEosBaseline, prepend: null);
             int promptWidth = sourceIds.Max(s => s.Count);
             start = request.AttrPosStart is int s && s >= promptWidth ? s : promptWidth;
         }

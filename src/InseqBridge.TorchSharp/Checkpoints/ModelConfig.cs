@@ -81,7 +81,7 @@ public abstract record ModelConfig
         string modelType = r.String("model_type") ?? throw new CheckpointException($"{path} has no 'model_type'.");
         try
         {
-            return modelType switch
+            return ModelConfigValidator.Validate(modelType switch
             {
                 "gpt2" => Gpt2Config.Read(r),
                 "llama" or "mistral" or "qwen2" => LlamaConfig.Read(r),
@@ -93,13 +93,14 @@ public abstract record ModelConfig
                 "phi" => PhiConfig.Read(r),
                 "m2m_100" => M2M100Config.Read(r),
                 _ => throw new UnsupportedModelException(
-                    $"model_type '{modelType}' is not supported by the native backend (supported: {string.Join(", ", SupportedModelTypes)}). " +
+                    $"{path}: model_type '{modelType}' is not supported by the native backend (supported: {string.Join(", ", SupportedModelTypes)}). " +
                     "Use the Python backend (--backend python) for other models."),
-            };
+            }, path);
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or KeyNotFoundException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or KeyNotFoundException or DivideByZeroException or OverflowException)
         {
-            throw new CheckpointException($"{path}: {e.Message}", e);
+            // System.Text.Json's messages name .NET types ("System.Int32"); say which kind of value is expected.
+            throw new CheckpointException($"{path}: a value has the wrong type or range ({e.Message.Replace("System.", string.Empty, StringComparison.Ordinal)}); fix config.json.", e);
         }
     }
 
@@ -114,7 +115,9 @@ internal sealed class ConfigReader(JsonElement root, string path)
 
     public bool Has(string key) => Root.TryGetProperty(key, out JsonElement v) && v.ValueKind != JsonValueKind.Null;
 
-    public string? String(string key) => Has(key) ? Root.GetProperty(key).GetString() : null;
+    public string? String(string key) => !Has(key) ? null
+        : Root.GetProperty(key).ValueKind == JsonValueKind.String ? Root.GetProperty(key).GetString()
+        : throw new CheckpointException($"{Path}: '{key}' must be a string; fix config.json.");
 
     public int Int(string key) => Has(key) ? Root.GetProperty(key).GetInt32()
         : throw new CheckpointException($"{Path} has no '{key}'.");
@@ -292,7 +295,7 @@ public sealed record LlamaConfig : ModelConfig
             Layers = layers,
             Heads = heads,
             KeyValueHeads = r.Int("num_key_value_heads", heads),
-            HeadDim = r.Int("head_dim", hidden / heads),
+            HeadDim = r.Int("head_dim", heads == 0 ? 0 : hidden / heads),
             IntermediateSize = r.Int("intermediate_size"),
             RmsNormEpsilon = r.Double("rms_norm_eps", 1e-6),
             RopeTheta = r.Double("rope_theta", 10000.0),

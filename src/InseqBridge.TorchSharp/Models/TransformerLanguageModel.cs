@@ -222,7 +222,7 @@ public abstract class TransformerLanguageModel : IDisposable
                     config.ModelClass);
             }
 
-            return config switch
+            TransformerLanguageModel model = config switch
             {
                 Gpt2Config c => new Gpt2Model(c, weights),
                 LlamaConfig c => new LlamaModel(c, weights),
@@ -235,6 +235,8 @@ public abstract class TransformerLanguageModel : IDisposable
                 M2M100Config c => new M2M100Model(c, weights),
                 _ => throw new UnsupportedModelException($"No native implementation for {config.ModelType}."),
             };
+            ModelConfigValidator.CheckEmbedding(config, model.EmbeddingMatrix.shape);
+            return model;
         }
         catch
         {

@@ -21,6 +21,10 @@ public sealed record FeatureAttributionOutput
     /// <summary>Per-step outputs when requested (Inseq's <c>output_step_attributions</c>); usually null.</summary>
     public IReadOnlyList<FeatureAttributionStepOutput>? StepAttributions { get; init; }
 
-    /// <summary>Loads an Inseq JSON file (plain or gzip-compressed); see <see cref="Serialization.InseqJson.Load"/>.</summary>
+    /// <summary>Loads an Inseq JSON file (plain or gzip-compressed); see <see cref="Serialization.InseqJson.Load(string)"/>.</summary>
     public static FeatureAttributionOutput Load(string path) => Serialization.InseqJson.Load(path);
+
+    /// <summary>Loads an Inseq JSON file within the given bounds on nesting, file size and tensor size; see
+    /// <see cref="Serialization.InseqJson.Load(string, Serialization.InseqReadLimits)"/>.</summary>
+    public static FeatureAttributionOutput Load(string path, Serialization.InseqReadLimits limits) => Serialization.InseqJson.Load(path, limits);
 }

@@ -167,7 +167,9 @@ public static class DatasetReader
         {
             if (required)
             {
-                error = $"no \"{key}\" field";
+                // Name the keys the row has and the flag that picks another one.
+                string keys = string.Join(", ", row.EnumerateObject().Select(p => p.Name).Take(10));
+                error = $"no \"{key}\" field (the row has: {(keys.Length == 0 ? "no fields" : keys)}); name the input field with --text-column (forced outputs: --generated-column)";
             }
 
             return null;

@@ -13,11 +13,28 @@ public static class InseqJson
 {
     /// <summary>Loads a file; gzip-compressed files are detected by their magic bytes.</summary>
     /// <exception cref="InseqJsonException">The content is not a valid Inseq result.</exception>
-    public static FeatureAttributionOutput Load(string path)
+    public static FeatureAttributionOutput Load(string path) => Load(path, InseqReadLimits.Default);
+
+    /// <summary>Loads a file within <paramref name="limits"/> (nesting depth, file and text size, tensor size),
+    /// checked before anything big is allocated or decompressed.</summary>
+    /// <exception cref="InseqJsonException">The content is not a valid Inseq result or exceeds a limit.</exception>
+    public static FeatureAttributionOutput Load(string path, InseqReadLimits limits)
     {
         ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(limits);
+        if (Directory.Exists(path))
+        {
+            throw new InseqJsonException(path, "$", "this is a folder, not an Inseq JSON file; pass the path of a .json file");
+        }
+
+        long length = new FileInfo(path).Exists ? new FileInfo(path).Length : 0;
+        if (length > limits.MaxFileBytes)
+        {
+            throw new InseqJsonException(path, "$", $"the file has {length} bytes, more than the {limits.MaxFileBytes} allowed (InseqReadLimits.MaxFileBytes raises the limit)");
+        }
+
         byte[] bytes = File.ReadAllBytes(path);
-        return Parse(DecodeText(bytes, path), path);
+        return Parse(DecodeText(bytes, path, limits), path, limits);
     }
 
     /// <summary>Loads the files <c>&lt;stem&gt;_0.json</c>, <c>&lt;stem&gt;_1.json</c>, ... (or <c>.json.gz</c>)
@@ -49,11 +66,16 @@ public static class InseqJson
 
     /// <summary>Parses JSON text. <paramref name="sourceName"/> appears in error messages.</summary>
     /// <exception cref="InseqJsonException">The text is not a valid Inseq result.</exception>
-    public static FeatureAttributionOutput Parse(string json, string? sourceName = null)
+    public static FeatureAttributionOutput Parse(string json, string? sourceName = null) => Parse(json, sourceName, InseqReadLimits.Default);
+
+    /// <summary>Parses JSON text within <paramref name="limits"/>. <paramref name="sourceName"/> appears in error messages.</summary>
+    /// <exception cref="InseqJsonException">The text is not a valid Inseq result or exceeds a limit.</exception>
+    public static FeatureAttributionOutput Parse(string json, string? sourceName, InseqReadLimits limits)
     {
         ArgumentNullException.ThrowIfNull(json);
-        JsonNode? root = PythonJsonReader.Parse(json, sourceName);
-        return InseqObjectMapper.ToOutput(root, sourceName);
+        ArgumentNullException.ThrowIfNull(limits);
+        JsonNode? root = PythonJsonReader.Parse(json, sourceName, limits.MaxDepth);
+        return InseqObjectMapper.ToOutput(root, sourceName, limits);
     }
 
     /// <summary>Serialises to the JSON text Inseq writes (whole output, uncompressed; <see cref="SaveOptions.Compress"/>
@@ -109,8 +131,23 @@ public static class InseqJson
             }
         }
 
+        foreach (var (p, _) in jobs)
+        {
+            if (Directory.Exists(p))
+            {
+                throw new IOException($"{p} is a folder; save to a file path (e.g. {Path.Combine(p, "out.json")}).");
+            }
+        }
+
         foreach (var (p, tree) in jobs)
         {
+            // Like the HTML and CSV exports, a missing folder is created.
+            string? folder = Path.GetDirectoryName(Path.GetFullPath(p));
+            if (!string.IsNullOrEmpty(folder))
+            {
+                Directory.CreateDirectory(folder);
+            }
+
             byte[] bytes = Encoding.UTF8.GetBytes(PythonJsonWriter.Write(tree));
             if (options.Compress)
             {
@@ -135,13 +172,15 @@ public static class InseqJson
         return $"{stem}_{index}.json{(compress ? ".gz" : string.Empty)}";
     }
 
-    private static string DecodeText(byte[] bytes, string path)
+    private static string DecodeText(byte[] bytes, string path, InseqReadLimits limits)
     {
         if (PythonGzip.HasMagic(bytes))
         {
+            long cap = Math.Min(limits.MaxTextBytes, Array.MaxLength);
             try
             {
-                bytes = PythonGzip.Decompress(bytes);
+                bytes = PythonGzip.Decompress(bytes, cap)
+                    ?? throw new InseqJsonException(path, "$", $"the file decompresses to more than {cap} bytes (InseqReadLimits.MaxTextBytes raises the limit)");
             }
             catch (InvalidDataException e)
             {

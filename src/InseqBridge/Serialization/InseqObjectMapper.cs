@@ -10,7 +10,9 @@ internal static class InseqObjectMapper
     private const string AttributionModule = "inseq.data.attribution";
     private const string TypingModule = "inseq.utils.typing";
 
-    public static FeatureAttributionOutput ToOutput(JsonNode? root, string? file)
+    public static FeatureAttributionOutput ToOutput(JsonNode? root, string? file) => ToOutput(root, file, InseqReadLimits.Default);
+
+    public static FeatureAttributionOutput ToOutput(JsonNode? root, string? file, InseqReadLimits limits)
     {
         JsonObject attributes = Attributes(root, "FeatureAttributionOutput", file, "$", out _);
         var info = attributes["info"] switch
@@ -27,7 +29,7 @@ internal static class InseqObjectMapper
         var parsed = new List<FeatureAttributionSequenceOutput>();
         for (int i = 0; i < sequences.Count; i++)
         {
-            parsed.Add(ToSequence(sequences[i], file, $"$.attributes.sequence_attributions[{i}]"));
+            parsed.Add(ToSequence(sequences[i], file, $"$.attributes.sequence_attributions[{i}]", limits));
         }
 
         return new FeatureAttributionOutput
@@ -37,7 +39,7 @@ internal static class InseqObjectMapper
             StepAttributions = attributes["step_attributions"] switch
             {
                 null => null,
-                JsonArray steps => steps.Select((n, i) => ToStep(n, file, $"$.attributes.step_attributions[{i}]")).ToList(),
+                JsonArray steps => steps.Select((n, i) => ToStep(n, file, $"$.attributes.step_attributions[{i}]", limits)).ToList(),
                 _ => throw new InseqJsonException(file, "$.attributes.step_attributions", "expected a list"),
             },
         };
@@ -74,7 +76,7 @@ internal static class InseqObjectMapper
     private static AttributionKind? KindOf(string className, string suffix) =>
         Enum.GetValues<AttributionKind>().Cast<AttributionKind?>().FirstOrDefault(k => ClassName(k!.Value, suffix) == className);
 
-    private static FeatureAttributionSequenceOutput ToSequence(JsonNode? node, string? file, string path)
+    private static FeatureAttributionSequenceOutput ToSequence(JsonNode? node, string? file, string path, InseqReadLimits limits)
     {
         JsonObject a = Attributes(node, null, file, path, out string className);
         AttributionKind kind = KindOf(className, SequenceSuffix)
@@ -82,14 +84,29 @@ internal static class InseqObjectMapper
         string ap = $"{path}.attributes";
         List<TokenWithId> source = Tokens(a["source"], file, $"{ap}.source");
         List<TokenWithId> target = Tokens(a["target"], file, $"{ap}.target");
-        NdArray? sourceAttr = a["source_attributions"] is { } sn ? TensorCodec.Decode(sn, file, $"{ap}.source_attributions") : null;
-        NdArray? targetAttr = a["target_attributions"] is { } tn ? TensorCodec.Decode(tn, file, $"{ap}.target_attributions") : null;
         int start = Int(a["attr_pos_start"], 0, file, $"{ap}.attr_pos_start");
         int end = Int(a["attr_pos_end"], target.Count, file, $"{ap}.attr_pos_end");
-        var stepScores = ScoreDict(a["step_scores"], file, $"{ap}.step_scores");
-        var sequenceScores = ScoreDict(a["sequence_scores"], file, $"{ap}.sequence_scores");
+        if (start < 0 || end < start || end > target.Count)
+        {
+            throw new InseqJsonException(file, $"{ap}.attr_pos_start", $"attributed positions {start}..{end} do not fit the {target.Count} target tokens");
+        }
 
         int steps = end - start;
+
+        // Declared shapes are checked against the tokens before any tensor data is decoded or decompressed.
+        string? Fits(int[] shape, int tokens, bool exactRows) =>
+            shape.Length >= 2 && (exactRows ? shape[0] == tokens : shape[0] <= tokens) && shape[1] == steps
+                ? null
+                : $"shape [{string.Join(", ", shape)}] does not fit {tokens} tokens and {steps} attributed steps";
+        NdArray? sourceAttr = a["source_attributions"] is { } sn
+            ? TensorCodec.Decode(sn, file, $"{ap}.source_attributions", limits, shape => Fits(shape, source.Count, exactRows: true))
+            : null;
+        NdArray? targetAttr = a["target_attributions"] is { } tn
+            ? TensorCodec.Decode(tn, file, $"{ap}.target_attributions", limits, shape => Fits(shape, target.Count, exactRows: false))
+            : null;
+        var stepScores = ScoreDict(a["step_scores"], file, $"{ap}.step_scores", limits, steps);
+        var sequenceScores = ScoreDict(a["sequence_scores"], file, $"{ap}.sequence_scores", limits, null);
+
         if (sourceAttr is not null)
         {
             CheckAttributionShape(sourceAttr, source.Count, exactRows: true, steps, file, $"{ap}.source_attributions");
@@ -126,7 +143,7 @@ internal static class InseqObjectMapper
         };
     }
 
-    private static FeatureAttributionStepOutput ToStep(JsonNode? node, string? file, string path)
+    private static FeatureAttributionStepOutput ToStep(JsonNode? node, string? file, string path, InseqReadLimits limits)
     {
         JsonObject a = Attributes(node, null, file, path, out string className);
         AttributionKind kind = KindOf(className, StepSuffix)
@@ -143,10 +160,10 @@ internal static class InseqObjectMapper
             Source = Rows("source"),
             Prefix = Rows("prefix") ?? [],
             Target = Rows("target") ?? [],
-            SourceAttributions = a["source_attributions"] is { } sn ? TensorCodec.Decode(sn, file, $"{ap}.source_attributions") : null,
-            TargetAttributions = a["target_attributions"] is { } tn ? TensorCodec.Decode(tn, file, $"{ap}.target_attributions") : null,
-            StepScores = ScoreDict(a["step_scores"], file, $"{ap}.step_scores"),
-            SequenceScores = ScoreDict(a["sequence_scores"], file, $"{ap}.sequence_scores"),
+            SourceAttributions = a["source_attributions"] is { } sn ? TensorCodec.Decode(sn, file, $"{ap}.source_attributions", limits, null) : null,
+            TargetAttributions = a["target_attributions"] is { } tn ? TensorCodec.Decode(tn, file, $"{ap}.target_attributions", limits, null) : null,
+            StepScores = ScoreDict(a["step_scores"], file, $"{ap}.step_scores", limits, null),
+            SequenceScores = ScoreDict(a["sequence_scores"], file, $"{ap}.sequence_scores", limits, null),
             Kind = kind,
         };
     }
@@ -261,7 +278,7 @@ internal static class InseqObjectMapper
         return tokens;
     }
 
-    private static Dictionary<string, NdArray> ScoreDict(JsonNode? node, string? file, string path)
+    private static Dictionary<string, NdArray> ScoreDict(JsonNode? node, string? file, string path, InseqReadLimits limits, int? steps)
     {
         var result = new Dictionary<string, NdArray>(StringComparer.Ordinal);
         if (node is null)
@@ -278,7 +295,12 @@ internal static class InseqObjectMapper
         {
             if (value is not null)
             {
-                result[name] = TensorCodec.Decode(value, file, $"{path}.{name}");
+                result[name] = TensorCodec.Decode(
+                    value,
+                    file,
+                    $"{path}.{name}",
+                    limits,
+                    shape => steps is null || (shape.Length >= 1 && shape[0] == steps) ? null : $"expected {steps} steps, got shape [{string.Join(", ", shape)}]");
             }
         }
 

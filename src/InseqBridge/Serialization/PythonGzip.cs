@@ -31,12 +31,55 @@ internal static class PythonGzip
         return output.ToArray();
     }
 
-    public static byte[] Decompress(byte[] data)
+    public static byte[] Decompress(byte[] data) =>
+        Decompress(data, Array.MaxLength) ?? throw new InvalidDataException("The gzip data decompresses to more than an array holds.");
+
+    /// <summary>Decompresses at most <paramref name="maxBytes"/> bytes; returns null when the data holds more (the
+    /// rest is never inflated, so a gzip bomb costs at most <paramref name="maxBytes"/> of memory).</summary>
+    /// <exception cref="InvalidDataException">The data is not valid gzip.</exception>
+    public static byte[]? Decompress(byte[] data, long maxBytes)
     {
         using var input = new GZipStream(new MemoryStream(data), CompressionMode.Decompress);
         using var output = new MemoryStream();
-        input.CopyTo(output);
+        byte[] buffer = new byte[81920];
+        int read;
+        while ((read = input.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            if (output.Length + read > maxBytes)
+            {
+                return null;
+            }
+
+            output.Write(buffer, 0, read);
+        }
+
         return output.ToArray();
+    }
+
+    /// <summary>Decompresses exactly <paramref name="expectedBytes"/> bytes into a buffer of that size.</summary>
+    /// <exception cref="InvalidDataException">The data is not valid gzip, or holds fewer or more bytes than expected.</exception>
+    public static byte[] DecompressExactly(byte[] data, int expectedBytes)
+    {
+        using var input = new GZipStream(new MemoryStream(data), CompressionMode.Decompress);
+        var result = new byte[expectedBytes];
+        int total = 0;
+        while (total < expectedBytes)
+        {
+            int read = input.Read(result, total, expectedBytes - total);
+            if (read == 0)
+            {
+                throw new InvalidDataException($"the gzip data holds {total} bytes, fewer than the {expectedBytes} its shape and dtype need");
+            }
+
+            total += read;
+        }
+
+        if (input.Read(new byte[1], 0, 1) != 0)
+        {
+            throw new InvalidDataException($"the gzip data holds more than the {expectedBytes} bytes its shape and dtype need");
+        }
+
+        return result;
     }
 
     private static uint Crc32(ReadOnlySpan<byte> data)

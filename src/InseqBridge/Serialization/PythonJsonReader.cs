@@ -13,19 +13,23 @@ internal sealed class PythonJsonReader
 {
     private readonly string _text;
     private readonly string? _file;
+    private readonly int _maxDepth;
     private int _pos;
+    private int _depth;
 
-    private PythonJsonReader(string text, string? file)
+    private PythonJsonReader(string text, string? file, int maxDepth)
     {
         _text = text;
         _file = file;
+        _maxDepth = maxDepth;
     }
 
-    /// <summary>Parses one JSON document.</summary>
-    /// <exception cref="InseqJsonException">The text is not valid (Python-flavoured) JSON.</exception>
-    public static JsonNode? Parse(string text, string? file)
+    /// <summary>Parses one JSON document. Nesting deeper than <paramref name="maxDepth"/> levels is refused (the
+    /// parser recurses once per level, so an unbounded depth would overflow the stack and kill the process).</summary>
+    /// <exception cref="InseqJsonException">The text is not valid (Python-flavoured) JSON or nests too deeply.</exception>
+    public static JsonNode? Parse(string text, string? file, int maxDepth = 256)
     {
-        var reader = new PythonJsonReader(text, file);
+        var reader = new PythonJsonReader(text, file, Math.Clamp(maxDepth, 1, 10_000));
         JsonNode? root = reader.ParseValue("$");
         reader.SkipWhitespace();
         if (reader._pos != text.Length)
@@ -84,14 +88,24 @@ internal sealed class PythonJsonReader
         }
     }
 
+    private void Enter(string path)
+    {
+        if (++_depth > _maxDepth)
+        {
+            throw Error(path, $"the JSON nests deeper than {_maxDepth} levels (Inseq files nest about 10); the file is not an Inseq result (InseqReadLimits.MaxDepth raises the limit)");
+        }
+    }
+
     private JsonObject ParseObject(string path)
     {
+        Enter(path);
         var obj = new JsonObject();
         _pos++;
         SkipWhitespace();
         if (Peek() == '}')
         {
             _pos++;
+            _depth--;
             return obj;
         }
 
@@ -121,6 +135,7 @@ internal sealed class PythonJsonReader
             _pos++;
             if (c == '}')
             {
+                _depth--;
                 return obj;
             }
 
@@ -133,12 +148,14 @@ internal sealed class PythonJsonReader
 
     private JsonArray ParseArray(string path)
     {
+        Enter(path);
         var array = new JsonArray();
         _pos++;
         SkipWhitespace();
         if (Peek() == ']')
         {
             _pos++;
+            _depth--;
             return array;
         }
 
@@ -151,6 +168,7 @@ internal sealed class PythonJsonReader
             _pos++;
             if (c == ']')
             {
+                _depth--;
                 return array;
             }
 

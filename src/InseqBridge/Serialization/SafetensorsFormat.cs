@@ -16,7 +16,11 @@ public static class SafetensorsFormat
 
     /// <summary>Parses a blob. Floating tensors are widened to float32.</summary>
     /// <exception cref="FormatException">The blob is truncated or its header is invalid.</exception>
-    public static IReadOnlyDictionary<string, SafetensorsTensor> Read(ReadOnlySpan<byte> blob)
+    public static IReadOnlyDictionary<string, SafetensorsTensor> Read(ReadOnlySpan<byte> blob) => Read(blob, null);
+
+    /// <summary>Parses a blob; <paramref name="checkShape"/> sees each declared shape before its data is decoded and
+    /// may throw to refuse it.</summary>
+    internal static IReadOnlyDictionary<string, SafetensorsTensor> Read(ReadOnlySpan<byte> blob, Action<IReadOnlyList<long>>? checkShape)
     {
         if (blob.Length < 8)
         {
@@ -48,14 +52,22 @@ public static class SafetensorsFormat
                 throw new FormatException("The safetensors header is not a JSON object.");
             }
 
-            foreach (JsonProperty entry in header.RootElement.EnumerateObject())
+            try
             {
-                if (entry.Name == MetadataKey)
+                foreach (JsonProperty entry in header.RootElement.EnumerateObject())
                 {
-                    continue;
-                }
+                    if (entry.Name == MetadataKey)
+                    {
+                        continue;
+                    }
 
-                result[entry.Name] = ReadTensor(entry, data);
+                    result[entry.Name] = ReadTensor(entry, data, checkShape);
+                }
+            }
+            catch (InvalidOperationException e)
+            {
+                // Found by fuzzing: a tensor name that is not valid UTF-8 fails when the name is read.
+                throw new FormatException("The safetensors header holds text that is not valid UTF-8.", e);
             }
         }
 
@@ -131,28 +143,40 @@ public static class SafetensorsFormat
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
 
-    private static SafetensorsTensor ReadTensor(JsonProperty entry, ReadOnlySpan<byte> data)
+    private static SafetensorsTensor ReadTensor(JsonProperty entry, ReadOnlySpan<byte> data, Action<IReadOnlyList<long>>? checkShape)
     {
         try
         {
             JsonElement info = entry.Value;
             string dtypeName = info.GetProperty("dtype").GetString() ?? string.Empty;
-            if (!Enum.TryParse(dtypeName, out SafetensorsDType dtype))
+            if (!Enum.TryParse(dtypeName, out SafetensorsDType dtype) || !Enum.IsDefined(dtype) || !char.IsAsciiLetter(dtypeName.FirstOrDefault()))
             {
                 throw new FormatException($"Unsupported safetensors dtype '{dtypeName}' for tensor '{entry.Name}'.");
             }
 
             long[] shape = info.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
             long[] offsets = info.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-            long count = shape.Aggregate(1L, (a, b) => a * b);
+            if (shape.Any(d => d < 0 || d > int.MaxValue))
+            {
+                throw new FormatException($"Tensor '{entry.Name}' has a negative or too large dimension in shape [{string.Join(", ", shape)}].");
+            }
+
             int size = ElementSize(dtype);
-            if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] > data.Length || offsets[1] - offsets[0] != count * size)
+            long count = 1;
+            foreach (long d in shape)
+            {
+                // Saturate instead of wrapping: a product past the data size fails the offsets check below.
+                count = d == 0 || count == 0 ? 0 : count > ((long)data.Length + 1) / d ? (long)data.Length + 1 : count * d;
+            }
+
+            if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] > data.Length || offsets[0] > offsets[1] || offsets[1] - offsets[0] != count * size)
             {
                 throw new FormatException(
                     $"Tensor '{entry.Name}' has data offsets [{string.Join(", ", offsets)}] that do not fit its shape "
                     + $"[{string.Join(", ", shape)}] ({dtype}) or the {data.Length} data bytes.");
             }
 
+            checkShape?.Invoke(shape);
             ReadOnlySpan<byte> bytes = data[(int)offsets[0]..(int)offsets[1]];
             return dtype == SafetensorsDType.I64
                 ? new SafetensorsTensor(dtype, shape, null, DecodeLongs(bytes))

@@ -20,15 +20,45 @@ internal static class TensorCodec
 
     private sealed record OriginalEncoding(JsonNode Node, InseqJsonEncoding Encoding, ScoresPrecision? Precision, bool ArrayGzipped);
 
-    public static NdArray Decode(JsonNode node, string? file, string path)
+    public static NdArray Decode(JsonNode node, string? file, string path) => Decode(node, file, path, InseqReadLimits.Default, null);
+
+    /// <summary>Decodes a tensor. Its declared shape is checked against <paramref name="limits"/> and by
+    /// <paramref name="checkShape"/> (which returns a reason to refuse, or null) before its data is decompressed or
+    /// widened, so a small file cannot make the reader allocate gigabytes.</summary>
+    public static NdArray Decode(JsonNode node, string? file, string path, InseqReadLimits limits, Func<int[], string?>? checkShape)
     {
         try
         {
+            void Check(IReadOnlyList<long> declared)
+            {
+                long count = 1;
+                foreach (long d in declared)
+                {
+                    if (d < 0 || d > int.MaxValue)
+                    {
+                        throw new FormatException($"shape [{string.Join(", ", declared)}] has a dimension that is negative or too large");
+                    }
+
+                    count = d == 0 || count == 0 ? 0 : (count > limits.MaxTensorElements / d ? limits.MaxTensorElements + 1 : count * d);
+                }
+
+                if (count > limits.MaxTensorElements)
+                {
+                    throw new FormatException(
+                        $"shape [{string.Join(", ", declared)}] declares more than {limits.MaxTensorElements} elements (InseqReadLimits.MaxTensorElements raises the limit)");
+                }
+
+                if (checkShape?.Invoke(declared.Select(d => (int)d).ToArray()) is string reason)
+                {
+                    throw new FormatException(reason);
+                }
+            }
+
             (NdArray array, OriginalEncoding original) = node switch
             {
-                JsonValue v when v.TryGetValue(out string? s) => DecodeSafetensors(s, node),
-                JsonObject o when o.ContainsKey("__ndarray__") => DecodeNdArray(o),
-                JsonArray a => (DecodeNestedList(a), new OriginalEncoding(node.DeepClone(), InseqJsonEncoding.Inseq06, ScoresPrecision.Float32, false)),
+                JsonValue v when v.TryGetValue(out string? s) => DecodeSafetensors(s, node, Check),
+                JsonObject o when o.ContainsKey("__ndarray__") => DecodeNdArray(o, Check),
+                JsonArray a => (DecodeNestedList(a, Check), new OriginalEncoding(node.DeepClone(), InseqJsonEncoding.Inseq06, ScoresPrecision.Float32, false)),
                 _ => throw new FormatException("expected a base64 safetensors string, an __ndarray__ object or a list"),
             };
             Originals.AddOrUpdate(array, original);
@@ -67,10 +97,10 @@ internal static class TensorCodec
         return SafetensorsFormat.Write([new(SafetensorsName, tensor)]);
     }
 
-    private static (NdArray, OriginalEncoding) DecodeSafetensors(string base64, JsonNode node)
+    private static (NdArray, OriginalEncoding) DecodeSafetensors(string base64, JsonNode node, Action<IReadOnlyList<long>> check)
     {
         byte[] blob = Convert.FromBase64String(base64);
-        IReadOnlyDictionary<string, SafetensorsTensor> tensors = SafetensorsFormat.Read(blob);
+        IReadOnlyDictionary<string, SafetensorsTensor> tensors = SafetensorsFormat.Read(blob, check);
         SafetensorsTensor tensor = tensors.TryGetValue(SafetensorsName, out SafetensorsTensor? named)
             ? named
             : tensors.Count == 1 ? tensors.Values.First() : throw new FormatException($"no '{SafetensorsName}' tensor in the safetensors blob");
@@ -87,12 +117,19 @@ internal static class TensorCodec
         return (array, new OriginalEncoding(node.DeepClone(), InseqJsonEncoding.Inseq07, precision, false));
     }
 
-    private static (NdArray, OriginalEncoding) DecodeNdArray(JsonObject obj)
+    private static (NdArray, OriginalEncoding) DecodeNdArray(JsonObject obj, Action<IReadOnlyList<long>> check)
     {
-        string dtype = obj["dtype"]?.GetValue<string>() ?? throw new FormatException("missing dtype");
-        int[] shape = (obj["shape"] as JsonArray ?? throw new FormatException("missing shape"))
-            .Select(n => checked((int)n!.GetValue<long>())).ToArray();
-        bool cOrder = obj["Corder"]?.GetValue<bool>() ?? true;
+        string dtype = obj["dtype"] is JsonValue dv && dv.TryGetValue(out string? dtypeText) ? dtypeText : throw new FormatException("missing or non-string dtype");
+        long[] declared = (obj["shape"] as JsonArray ?? throw new FormatException("missing shape"))
+            .Select(n => n is JsonValue sv && sv.TryGetValue(out long d) ? d : throw new FormatException("shape entries must be integers")).ToArray();
+        check(declared);
+        int[] shape = declared.Select(d => (int)d).ToArray();
+        bool cOrder = obj["Corder"] switch
+        {
+            null => true,
+            JsonValue cv when cv.TryGetValue(out bool b) => b,
+            _ => throw new FormatException("Corder must be true or false"),
+        };
         JsonNode data = obj["__ndarray__"] ?? throw new FormatException("null __ndarray__");
         float[] values;
         bool gzipped = false;
@@ -101,7 +138,14 @@ internal static class TensorCodec
             byte[] bytes;
             if (s.StartsWith("b64.gz:", StringComparison.Ordinal))
             {
-                bytes = PythonGzip.Decompress(Convert.FromBase64String(s[7..]));
+                // The shape (already checked against the tokens and the cap) fixes the size: inflate exactly that.
+                long expectedBytes = shape.Aggregate(1L, (a, b) => a * b) * NumpyElementSize(dtype);
+                if (expectedBytes > Array.MaxLength)
+                {
+                    throw new FormatException($"shape [{string.Join(", ", shape)}] needs {expectedBytes} bytes, more than one array holds");
+                }
+
+                bytes = PythonGzip.DecompressExactly(Convert.FromBase64String(s[7..]), (int)expectedBytes);
                 gzipped = true;
             }
             else if (s.StartsWith("b64:", StringComparison.Ordinal))
@@ -145,6 +189,15 @@ internal static class TensorCodec
         };
         return (new NdArray(values, shape), new OriginalEncoding(obj.DeepClone(), InseqJsonEncoding.Inseq06, precision, gzipped));
     }
+
+    private static int NumpyElementSize(string dtype) => dtype switch
+    {
+        "float32" or "int32" => 4,
+        "float16" => 2,
+        "float64" or "int64" => 8,
+        "bool" => 1,
+        _ => throw new FormatException($"unsupported dtype '{dtype}'"),
+    };
 
     private static float[] DecodeNumpyBytes(byte[] bytes, string dtype)
     {
@@ -207,7 +260,7 @@ internal static class TensorCodec
         return obj;
     }
 
-    private static NdArray DecodeNestedList(JsonArray list)
+    private static NdArray DecodeNestedList(JsonArray list, Action<IReadOnlyList<long>> check)
     {
         var shape = new List<int>();
         JsonNode? probe = list;
@@ -217,7 +270,13 @@ internal static class TensorCodec
             probe = a.Count > 0 ? a[0] : null;
         }
 
+        check(shape.Select(d => (long)d).ToList());
         float[] values = FlattenNumbers(list).ToArray();
+        if (values.Length != shape.Aggregate(1L, (x, y) => x * y))
+        {
+            throw new FormatException($"the nested list is ragged: {values.Length} numbers do not fill the shape [{string.Join(", ", shape)}]");
+        }
+
         return new NdArray(values, shape.ToArray());
     }
 

@@ -40,7 +40,7 @@ public static class PlainTextHeatmap
             if (sequence.StepScores.Count > 0)
             {
                 text.Append("Step scores").Append('\n');
-                var rows = sequence.StepScores.Select(kv => (Label: kv.Key, Values: kv.Value)).ToList();
+                var rows = sequence.StepScores.Select(kv => (Label: TokenDisplay.Printable(kv.Key), Values: kv.Value)).ToList();
                 AppendBlocks(text, sequence.ColumnTokens, rows, maxWidth);
             }
 

@@ -29,17 +29,35 @@ public static class TokenDisplay
         var visible = new StringBuilder(text.Length);
         foreach (char c in text)
         {
-            visible.Append(c switch
+            switch (c)
             {
-                ' ' => VisibleSpace,
-                '\n' => VisibleNewline,
-                '\t' => VisibleTab,
-                '\r' => '\u240D',
-                _ => c,
-            });
+                case ' ': visible.Append(VisibleSpace); break;
+                case '\n': visible.Append(VisibleNewline); break;
+                case '\t': visible.Append(VisibleTab); break;
+                case '\r': visible.Append('\u240D'); break;
+
+                // Other control characters would reach a terminal raw (cursor moves, colour changes, retitling):
+                // C0 controls get their Unicode control picture, DEL U+2421, C1 and bidirectional controls U+XXXX.
+                case < ' ': visible.Append((char)(0x2400 + c)); break;
+                case '\u007F': visible.Append('\u2421'); break;
+                case (>= '\u0080' and <= '\u009F') or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') or '\u200E' or '\u200F' or '\u061C':
+                    visible.Append("U+").Append(((int)c).ToString("X4", System.Globalization.CultureInfo.InvariantCulture));
+                    break;
+                default: visible.Append(c); break;
+            }
         }
 
         return visible.ToString();
+    }
+
+    /// <summary>Returns <paramref name="text"/> with control and bidirectional characters made visible as in
+    /// <see cref="Readable"/>, and nothing else changed (for names such as step score ids).</summary>
+    public static string Printable(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Any(c => c < ' ' || c is (>= '\u007F' and <= '\u009F') or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') or '\u200E' or '\u200F' or '\u061C')
+            ? string.Concat(text.Select(c => c == ' ' ? " " : Readable(c.ToString())))
+            : text;
     }
 
     /// <summary>Cuts <paramref name="text"/> to at most <paramref name="width"/> characters, marking a cut with '…'.</summary>
