@@ -204,7 +204,16 @@ internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bo
         }
         if (stripAccents)
         {
-            s = new StripAccentsNormalizer().Normalize(UnicodeNormalization.Normalize(s, NormalizationForm.FormD), ref removedLeading);
+            // BERT strips only non-spacing marks (Mn), unlike the StripAccents normalizer (every mark).
+            var stripped = new StringBuilder(s.Length);
+            foreach (var rune in UnicodeNormalization.Normalize(s, NormalizationForm.FormD).EnumerateRunes())
+            {
+                if (UnicodeText.Category(rune.Value) != System.Globalization.UnicodeCategory.NonSpacingMark)
+                {
+                    UnicodeText.Append(stripped, rune.Value);
+                }
+            }
+            s = stripped.ToString();
         }
         if (lowercase)
         {
