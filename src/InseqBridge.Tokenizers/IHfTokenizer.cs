@@ -1,8 +1,9 @@
 namespace InseqBridge.Tokenizers;
 
 /// <summary>
-/// A tokenizer that behaves like the Hugging Face (slow) tokenizer saved in a checkpoint folder:
-/// same ids, same token strings (raw pieces such as <c>Ġworld</c> or <c>▁world</c>), same decoding.
+/// A tokenizer that behaves like the Hugging Face tokenizer saved in a checkpoint folder (the fast one from
+/// <c>tokenizer.json</c>, or a slow class): same ids, same token strings (raw pieces such as <c>Ġworld</c> or
+/// <c>▁world</c>), same decoding.
 /// Instances are immutable and safe to use from several threads.
 /// </summary>
 public interface IHfTokenizer

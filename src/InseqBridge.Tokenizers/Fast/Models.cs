@@ -47,11 +47,16 @@ internal sealed class BpeModel : FastModel
     private readonly bool _byteFallback;
     private readonly bool _ignoreMerges;
     private readonly int?[] _byteIds = new int?[256];
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _spanLookup;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private const int CacheCapacity = 10_000;
+    private const int CacheMaxLength = 256;
 
     public BpeModel(Dictionary<string, int> vocab, IReadOnlyList<(string, string)> merges, string? unkToken,
         string? continuingSubwordPrefix, string? endOfWordSuffix, bool fuseUnk, bool byteFallback, bool ignoreMerges)
     {
         _vocab = vocab;
+        _spanLookup = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         _reverse = Reverse(vocab);
         _unkToken = unkToken;
         _prefix = continuingSubwordPrefix;
@@ -98,6 +103,28 @@ internal sealed class BpeModel : FastModel
             output.Add(new FastToken(whole, piece));
             return;
         }
+        // Words are tokenized independently of their context, so results can be cached (as the Rust library does).
+        if (piece.Length <= CacheMaxLength && _cache.TryGetValue(piece, out var cached))
+        {
+            foreach (int id in cached)
+            {
+                output.Add(new FastToken(id, _reverse[id]));
+            }
+            return;
+        }
+        var symbols = MergeWord(piece);
+        if (piece.Length <= CacheMaxLength && _cache.Count < CacheCapacity)
+        {
+            _cache.TryAdd(piece, [.. symbols]);
+        }
+        foreach (int id in symbols)
+        {
+            output.Add(new FastToken(id, _reverse[id]));
+        }
+    }
+
+    private List<int> MergeWord(string piece)
+    {
         var symbols = new List<int>(piece.Length);
         int? unk = null;
         int unkId = -1;
@@ -106,17 +133,30 @@ internal sealed class BpeModel : FastModel
             int len = UnicodeText.CharLength(piece, i);
             bool isFirst = i == 0;
             bool isLast = i + len == piece.Length;
-            string s = piece.Substring(i, len);
+            int start = i;
             i += len;
-            if (!isFirst && _prefix is not null)
+            bool affixed = (!isFirst && _prefix is { Length: > 0 }) || (isLast && _suffix is { Length: > 0 });
+            string? s = null;
+            int id;
+            bool found;
+            if (affixed)
             {
-                s = _prefix + s;
+                s = piece.Substring(start, len);
+                if (!isFirst && _prefix is not null)
+                {
+                    s = _prefix + s;
+                }
+                if (isLast && _suffix is not null)
+                {
+                    s += _suffix;
+                }
+                found = _vocab.TryGetValue(s, out id);
             }
-            if (isLast && _suffix is not null)
+            else
             {
-                s += _suffix;
+                found = _spanLookup.TryGetValue(piece.AsSpan(start, len), out id);
             }
-            if (_vocab.TryGetValue(s, out int id))
+            if (found)
             {
                 if (unk is { } pending)
                 {
@@ -126,6 +166,7 @@ internal sealed class BpeModel : FastModel
                 symbols.Add(id);
                 continue;
             }
+            s ??= piece.Substring(start, len);
             if (_byteFallback)
             {
                 var bytes = Encoding.UTF8.GetBytes(s);
@@ -166,10 +207,7 @@ internal sealed class BpeModel : FastModel
             symbols.Add(last);
         }
         MergeAll(symbols);
-        foreach (int id in symbols)
-        {
-            output.Add(new FastToken(id, _reverse[id]));
-        }
+        return symbols;
     }
 
     // Lowest rank first, then leftmost; a linked list of symbols as in the Rust library's Word::merge_all.
@@ -190,12 +228,13 @@ internal sealed class BpeModel : FastModel
             next[i] = i + 1 < n ? i + 1 : -1;
             alive[i] = true;
         }
-        var queue = new PriorityQueue<(int Pos, int NewId), (int Rank, int Pos)>();
+        // Priority: rank, then position (leftmost first), packed in one long.
+        var queue = new PriorityQueue<(int Pos, int NewId), long>();
         for (int i = 0; i + 1 < n; i++)
         {
             if (_merges.TryGetValue((ids[i], ids[i + 1]), out var m))
             {
-                queue.Enqueue((i, m.NewId), (m.Rank, i));
+                queue.Enqueue((i, m.NewId), ((long)m.Rank << 32) | (uint)i);
             }
         }
         while (queue.TryDequeue(out var top, out _))
@@ -219,11 +258,11 @@ internal sealed class BpeModel : FastModel
             }
             if (prev[pos] >= 0 && _merges.TryGetValue((ids[prev[pos]], ids[pos]), out var left))
             {
-                queue.Enqueue((prev[pos], left.NewId), (left.Rank, prev[pos]));
+                queue.Enqueue((prev[pos], left.NewId), ((long)left.Rank << 32) | (uint)prev[pos]);
             }
             if (next[pos] != -1 && _merges.TryGetValue((ids[pos], ids[next[pos]]), out var after))
             {
-                queue.Enqueue((pos, after.NewId), (after.Rank, pos));
+                queue.Enqueue((pos, after.NewId), ((long)after.Rank << 32) | (uint)pos);
             }
         }
         symbols.Clear();

@@ -204,7 +204,16 @@ internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bo
         }
         if (stripAccents)
         {
-            s = new StripAccentsNormalizer().Normalize(UnicodeNormalization.Normalize(s, NormalizationForm.FormD), ref removedLeading);
+            // BERT strips only non-spacing marks (Mn), unlike the StripAccents normalizer (every mark).
+            var stripped = new StringBuilder(s.Length);
+            foreach (var rune in UnicodeNormalization.Normalize(s, NormalizationForm.FormD).EnumerateRunes())
+            {
+                if (UnicodeText.Category(rune.Value) != System.Globalization.UnicodeCategory.NonSpacingMark)
+                {
+                    UnicodeText.Append(stripped, rune.Value);
+                }
+            }
+            s = stripped.ToString();
         }
         if (lowercase)
         {
@@ -250,14 +259,15 @@ internal sealed class PrecompiledNormalizer(PrecompiledCharsMap map) : Normalize
 {
     public override string Normalize(string s, ref bool removedLeading)
     {
-        // The Rust library tries each grapheme whole first, then its characters one by one.
+        // The Rust library tries each grapheme (under 6 bytes) whole first, then its characters one by one; a chunk is
+        // replaced by the first rule that matches a prefix of it (spm_precompiled's transform).
         var output = new StringBuilder(s.Length);
         var graphemes = System.Globalization.StringInfo.GetTextElementEnumerator(s);
         while (graphemes.MoveNext())
         {
             string grapheme = (string)graphemes.Current;
             byte[] bytes = Encoding.UTF8.GetBytes(grapheme);
-            if (bytes.Length < 6 && map.LongestMatch(bytes, out var whole) == bytes.Length)
+            if (bytes.Length < 6 && map.ShortestMatch(bytes, out var whole) > 0)
             {
                 output.Append(Encoding.UTF8.GetString(whole));
                 continue;
@@ -265,7 +275,7 @@ internal sealed class PrecompiledNormalizer(PrecompiledCharsMap map) : Normalize
             foreach (var rune in grapheme.EnumerateRunes())
             {
                 byte[] charBytes = Encoding.UTF8.GetBytes(rune.ToString());
-                if (map.LongestMatch(charBytes, out var part) == charBytes.Length)
+                if (map.ShortestMatch(charBytes, out var part) > 0)
                 {
                     output.Append(Encoding.UTF8.GetString(part));
                 }

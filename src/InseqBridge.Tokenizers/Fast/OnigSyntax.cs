@@ -25,58 +25,58 @@ internal static class OnigSyntax
             switch (c)
             {
                 case '\\':
-                {
-                    if (i + 2 < pattern.Length && (pattern[i + 1] == 'p' || pattern[i + 1] == 'P') && pattern[i + 2] == '{')
                     {
-                        int close = pattern.IndexOf('}', i);
-                        string body = pattern[(i + 3)..close];
-                        bool negate = body.StartsWith('^');
-                        char p = negate ? (pattern[i + 1] == 'p' ? 'P' : 'p') : pattern[i + 1];
-                        output.Append('\\').Append(p).Append('{').Append(negate ? body[1..] : body).Append('}');
-                        i = close + 1;
+                        if (i + 2 < pattern.Length && (pattern[i + 1] == 'p' || pattern[i + 1] == 'P') && pattern[i + 2] == '{')
+                        {
+                            int close = pattern.IndexOf('}', i);
+                            string body = pattern[(i + 3)..close];
+                            bool negate = body.StartsWith('^');
+                            char p = negate ? (pattern[i + 1] == 'p' ? 'P' : 'p') : pattern[i + 1];
+                            output.Append('\\').Append(p).Append('{').Append(negate ? body[1..] : body).Append('}');
+                            i = close + 1;
+                        }
+                        else
+                        {
+                            output.Append(pattern, i, Math.Min(2, pattern.Length - i));
+                            i += 2;
+                        }
+                        lastAtomStart = atomStart;
+                        continue;
                     }
-                    else
-                    {
-                        output.Append(pattern, i, Math.Min(2, pattern.Length - i));
-                        i += 2;
-                    }
-                    lastAtomStart = atomStart;
-                    continue;
-                }
                 case '[':
-                {
-                    int j = i + 1;
-                    if (j < pattern.Length && pattern[j] == '^')
                     {
-                        j++;
-                    }
-                    if (j < pattern.Length && pattern[j] == ']')
-                    {
-                        j++;
-                    }
-                    int depth = 1;
-                    while (j < pattern.Length && depth > 0)
-                    {
-                        if (pattern[j] == '\\')
+                        int j = i + 1;
+                        if (j < pattern.Length && pattern[j] == '^')
                         {
-                            j += 2;
-                            continue;
+                            j++;
                         }
-                        if (pattern[j] == '[')
+                        if (j < pattern.Length && pattern[j] == ']')
                         {
-                            depth++;
+                            j++;
                         }
-                        else if (pattern[j] == ']')
+                        int depth = 1;
+                        while (j < pattern.Length && depth > 0)
                         {
-                            depth--;
+                            if (pattern[j] == '\\')
+                            {
+                                j += 2;
+                                continue;
+                            }
+                            if (pattern[j] == '[')
+                            {
+                                depth++;
+                            }
+                            else if (pattern[j] == ']')
+                            {
+                                depth--;
+                            }
+                            j++;
                         }
-                        j++;
+                        output.Append(ToDotNetClass(pattern[i..j]));
+                        i = j;
+                        lastAtomStart = atomStart;
+                        continue;
                     }
-                    output.Append(ToDotNetClass(pattern[i..j]));
-                    i = j;
-                    lastAtomStart = atomStart;
-                    continue;
-                }
                 case '(':
                     groupStarts.Push(output.Length);
                     output.Append(c);
@@ -92,40 +92,40 @@ internal static class OnigSyntax
                 case '+':
                 case '?':
                 case '{':
-                {
-                    int end = i + 1;
-                    if (c == '{')
                     {
-                        int close = pattern.IndexOf('}', i);
-                        if (close < 0)
+                        int end = i + 1;
+                        if (c == '{')
                         {
-                            output.Append(c);
-                            i++;
-                            continue;
+                            int close = pattern.IndexOf('}', i);
+                            if (close < 0)
+                            {
+                                output.Append(c);
+                                i++;
+                                continue;
+                            }
+                            end = close + 1;
                         }
-                        end = close + 1;
-                    }
-                    string quantifier = pattern[i..end];
-                    if (end < pattern.Length && pattern[end] == '+' && lastAtomStart >= 0)
-                    {
-                        string atom = output.ToString(lastAtomStart, output.Length - lastAtomStart);
-                        output.Length = lastAtomStart;
-                        output.Append("(?>").Append(atom).Append(quantifier).Append(')');
-                        i = end + 1;
-                    }
-                    else
-                    {
-                        output.Append(quantifier);
-                        i = end;
-                        if (i < pattern.Length && pattern[i] == '?')
+                        string quantifier = pattern[i..end];
+                        if (end < pattern.Length && pattern[end] == '+' && lastAtomStart >= 0)
                         {
-                            output.Append('?');
-                            i++;
+                            string atom = output.ToString(lastAtomStart, output.Length - lastAtomStart);
+                            output.Length = lastAtomStart;
+                            output.Append("(?>").Append(atom).Append(quantifier).Append(')');
+                            i = end + 1;
                         }
+                        else
+                        {
+                            output.Append(quantifier);
+                            i = end;
+                            if (i < pattern.Length && pattern[i] == '?')
+                            {
+                                output.Append('?');
+                                i++;
+                            }
+                        }
+                        lastAtomStart = -1;
+                        continue;
                     }
-                    lastAtomStart = -1;
-                    continue;
-                }
                 default:
                     output.Append(c);
                     i++;

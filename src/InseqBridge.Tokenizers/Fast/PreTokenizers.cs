@@ -69,58 +69,58 @@ internal abstract class PreTokenizer
                 }
                 break;
             case SplitBehavior.Contiguous:
-            {
-                bool previous = false;
-                foreach (var m in matches)
                 {
-                    if (m.IsMatch == previous && ranges.Count > 0)
+                    bool previous = false;
+                    foreach (var m in matches)
                     {
-                        ranges[^1] = (ranges[^1].Start, m.End, false);
+                        if (m.IsMatch == previous && ranges.Count > 0)
+                        {
+                            ranges[^1] = (ranges[^1].Start, m.End, false);
+                        }
+                        else
+                        {
+                            ranges.Add((m.Start, m.End, false));
+                        }
+                        previous = m.IsMatch;
                     }
-                    else
-                    {
-                        ranges.Add((m.Start, m.End, false));
-                    }
-                    previous = m.IsMatch;
+                    break;
                 }
-                break;
-            }
             case SplitBehavior.MergedWithPrevious:
-            {
-                bool previous = false;
-                foreach (var m in matches)
                 {
-                    if (m.IsMatch && !previous && ranges.Count > 0)
+                    bool previous = false;
+                    foreach (var m in matches)
                     {
-                        ranges[^1] = (ranges[^1].Start, m.End, false);
+                        if (m.IsMatch && !previous && ranges.Count > 0)
+                        {
+                            ranges[^1] = (ranges[^1].Start, m.End, false);
+                        }
+                        else
+                        {
+                            ranges.Add((m.Start, m.End, false));
+                        }
+                        previous = m.IsMatch;
                     }
-                    else
-                    {
-                        ranges.Add((m.Start, m.End, false));
-                    }
-                    previous = m.IsMatch;
+                    break;
                 }
-                break;
-            }
             case SplitBehavior.MergedWithNext:
-            {
-                bool previous = false;
-                for (int i = matches.Count - 1; i >= 0; i--)
                 {
-                    var m = matches[i];
-                    if (m.IsMatch && !previous && ranges.Count > 0)
+                    bool previous = false;
+                    for (int i = matches.Count - 1; i >= 0; i--)
                     {
-                        ranges[^1] = (m.Start, ranges[^1].End, false);
+                        var m = matches[i];
+                        if (m.IsMatch && !previous && ranges.Count > 0)
+                        {
+                            ranges[^1] = (m.Start, ranges[^1].End, false);
+                        }
+                        else
+                        {
+                            ranges.Add((m.Start, m.End, false));
+                        }
+                        previous = m.IsMatch;
                     }
-                    else
-                    {
-                        ranges.Add((m.Start, m.End, false));
-                    }
-                    previous = m.IsMatch;
+                    ranges.Reverse();
+                    break;
                 }
-                ranges.Reverse();
-                break;
-            }
         }
         var result = new List<TextSplit>(ranges.Count);
         foreach (var (start, end, remove) in ranges)

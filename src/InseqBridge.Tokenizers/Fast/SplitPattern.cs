@@ -18,13 +18,43 @@ internal abstract class SplitPattern
     public abstract List<PatternPiece> FindMatches(string s);
 
     /// <summary>A literal string (empty: the whole input is one gap).</summary>
-    public static SplitPattern Literal(string literal) => new RegexPattern(literal.Length == 0 ? null : Regex.Escape(literal), literal.Length == 0);
+    public static SplitPattern Literal(string literal) => new LiteralPattern(literal);
 
     /// <summary>A regular expression in the Oniguruma syntax used by <c>tokenizer.json</c>.</summary>
     public static SplitPattern FromRegex(string pattern) => new RegexPattern(pattern, false);
 
     /// <summary>Each character that satisfies <paramref name="predicate"/> is a match.</summary>
     public static SplitPattern Chars(Func<int, bool> predicate) => new CharPattern(predicate);
+
+    // Non-overlapping occurrences, left to right (what the escaped regex of the Rust library finds).
+    private sealed class LiteralPattern(string literal) : SplitPattern
+    {
+        public override List<PatternPiece> FindMatches(string s)
+        {
+            var pieces = new List<PatternPiece>();
+            if (literal.Length == 0 || s.Length == 0)
+            {
+                pieces.Add(new PatternPiece(0, s.Length, false));
+                return pieces;
+            }
+            int prev = 0;
+            int index;
+            while (prev <= s.Length - literal.Length && (index = s.IndexOf(literal, prev, StringComparison.Ordinal)) >= 0)
+            {
+                if (index > prev)
+                {
+                    pieces.Add(new PatternPiece(prev, index, false));
+                }
+                pieces.Add(new PatternPiece(index, index + literal.Length, true));
+                prev = index + literal.Length;
+            }
+            if (prev < s.Length)
+            {
+                pieces.Add(new PatternPiece(prev, s.Length, false));
+            }
+            return pieces;
+        }
+    }
 
     private sealed class CharPattern(Func<int, bool> predicate) : SplitPattern
     {

@@ -7,8 +7,8 @@ namespace InseqBridge.Tokenizers.Fast;
 /// <summary>
 /// Unicode normalization forms NFC, NFD, NFKC and NFKD in managed code (UAX #15: full decomposition, canonical
 /// ordering, canonical composition with the composition exclusions, algorithmic Hangul). Needed because .NET's
-/// <c>string.Normalize</c> only handles ASCII in invariant globalization mode. Tables: Unicode 15.0
-/// (<c>scripts/make_unicode_normalization_data.py</c>).
+/// <c>string.Normalize</c> only handles ASCII in invariant globalization mode. Tables: the characters of Unicode 9.0,
+/// the version the Rust tokenizers library normalizes with (<c>scripts/make_unicode_normalization_data.py</c>).
 /// </summary>
 internal static class UnicodeNormalization
 {

@@ -42,7 +42,17 @@ internal sealed class PrecompiledCharsMap
     /// Finds the longest rule that matches a prefix of <paramref name="input"/>. Returns the matched length in bytes
     /// (0 when no rule applies) and the replacement bytes.
     /// </summary>
-    public int LongestMatch(ReadOnlySpan<byte> input, out ReadOnlySpan<byte> replacement)
+    public int LongestMatch(ReadOnlySpan<byte> input, out ReadOnlySpan<byte> replacement) =>
+        Match(input, shortest: false, out replacement);
+
+    /// <summary>
+    /// The shortest rule that matches a prefix of <paramref name="input"/> (the first result of a common-prefix
+    /// search, which is what the Rust library's <c>Precompiled</c> normalizer uses). Returns 0 when none applies.
+    /// </summary>
+    public int ShortestMatch(ReadOnlySpan<byte> input, out ReadOnlySpan<byte> replacement) =>
+        Match(input, shortest: true, out replacement);
+
+    private int Match(ReadOnlySpan<byte> input, bool shortest, out ReadOnlySpan<byte> replacement)
     {
         replacement = default;
         if (_units.Length == 0)
@@ -71,6 +81,10 @@ internal sealed class PrecompiledCharsMap
             {
                 bestLength = i + 1;
                 bestValue = _units[nodePos] & 0x7FFFFFFFu;
+                if (shortest)
+                {
+                    break;
+                }
             }
         }
         if (bestLength == 0)

@@ -93,6 +93,25 @@ public sealed class TokenizeCommandTests
         Assert.Contains("tokenizer.json", fast.Error, StringComparison.Ordinal);
     }
 
+    // Issue 13, case 5: a BART folder without tokenizer_config.json is tokenized as BART (config.json's model_type).
+    [Fact]
+    public void BartFolderWithoutTokenizerConfigGetsBartSpecialTokens()
+    {
+        using var folder = new TemporaryFolder();
+        foreach (var file in Directory.GetFiles(Fixtures.ModelDir("bart")))
+        {
+            if (Path.GetFileName(file) != "tokenizer_config.json")
+            {
+                File.Copy(file, Path.Combine(folder.Path, Path.GetFileName(file)));
+            }
+        }
+        CliResult copy = CliRunner.Run("tokenize", "--model", folder.Path, "--text", "Hello world");
+        CliResult original = CliRunner.Run("tokenize", "--model", Fixtures.ModelDir("bart"), "--text", "Hello world");
+        Assert.True(copy.ExitCode == 0, copy.ToString());
+        Assert.Equal(original.Output, copy.Output);
+        Assert.StartsWith("{\"ids\":[50257,", copy.Output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("not json")]
     [InlineData("[1, 2]")]
