@@ -244,7 +244,7 @@ public sealed record LlamaConfig : ModelConfig
     /// scaling, which extends the context beyond it).</summary>
     public required int MaxPositionEmbeddings { get; init; }
 
-    /// <summary><c>rope_scaling</c> (null: plain RoPE).</summary>
+    /// <summary><c>rope_scaling</c> (null: plain RoPE; always null for Mistral, whose transformers implementation ignores it).</summary>
     public RopeScaling? RopeScaling { get; init; }
 
     /// <summary>Whether q/k/v projections have biases (Qwen2 always; Llama with <c>attention_bias</c>).</summary>
@@ -277,7 +277,8 @@ public sealed record LlamaConfig : ModelConfig
         int layers = r.Int("num_hidden_layers");
         int maxPositions = r.Int("max_position_embeddings", 2048);
         bool llamaBias = type == "llama" && r.Bool("attention_bias", false);
-        RopeScaling? rope = RopeScaling.Read(r);
+        // transformers' Mistral (as of 4.46, the reference here) builds plain RoPE and ignores rope_scaling.
+        RopeScaling? rope = type == "mistral" ? null : RopeScaling.Read(r);
         return new LlamaConfig
         {
             ModelType = type,

@@ -34,7 +34,7 @@ public static class SafetensorsCheckpoint
 
     /// <summary>Loads every tensor of the checkpoint as float32 (integer tensors as stored). The caller owns the tensors.</summary>
     /// <exception cref="CheckpointException">Missing, truncated or corrupt files.</exception>
-    public static Dictionary<string, Tensor> Load(string directory) => Load(directory, ModelDType.Float32, null, "the model");
+    public static Dictionary<string, Tensor> Load(string directory) => Load(directory, ModelDType.Float32, (Func<IReadOnlyCollection<string>, IReadOnlyList<WeightSpec>?>?)null, "the model");
 
     /// <summary>
     /// Loads the checkpoint's weights in <paramref name="dtype"/>. With <paramref name="declared"/>, first checks
@@ -47,7 +47,16 @@ public static class SafetensorsCheckpoint
     /// <param name="declared">The weights the architecture reads, or null for all.</param>
     /// <param name="modelClass">Architecture named in errors.</param>
     /// <exception cref="CheckpointException">Missing, truncated or corrupt files; a missing or mismatched weight.</exception>
-    public static Dictionary<string, Tensor> Load(string directory, ModelDType dtype, IReadOnlyList<WeightSpec>? declared, string modelClass)
+    public static Dictionary<string, Tensor> Load(string directory, ModelDType dtype, IReadOnlyList<WeightSpec>? declared, string modelClass) =>
+        Load(directory, dtype, declared is null ? null : _ => declared, modelClass);
+
+    /// <summary>
+    /// As <see cref="Load(string, ModelDType, IReadOnlyList{WeightSpec}?, string)"/>, with the declared weights computed
+    /// from the names the checkpoint stores (for architectures whose keys have variants, e.g. GPT-2 with or without
+    /// the <c>transformer.</c> prefix).
+    /// </summary>
+    public static Dictionary<string, Tensor> Load(
+        string directory, ModelDType dtype, Func<IReadOnlyCollection<string>, IReadOnlyList<WeightSpec>?>? declare, string modelClass)
     {
         List<string> files = CheckpointFiles(directory, out Dictionary<string, string>? indexMap, out string? indexPath);
         var headers = new Dictionary<string, (string Path, Header Header)>(StringComparer.Ordinal);
@@ -78,7 +87,7 @@ public static class SafetensorsCheckpoint
         }
 
         HashSet<string>? wanted = null;
-        if (declared is not null)
+        if (declare?.Invoke(located.Keys) is { } declared)
         {
             WeightSpec.Validate(declared, located.ToDictionary(kv => kv.Key, kv => (kv.Value.Entry.Dtype, kv.Value.Entry.Shape, kv.Value.Path)), modelClass);
             wanted = declared.Select(s => s.Name).Where(located.ContainsKey).ToHashSet(StringComparer.Ordinal);

@@ -26,6 +26,50 @@ public sealed class BartModel : TransformerLanguageModel
         }
     }
 
+    /// <summary>The weights this architecture reads for <paramref name="c"/> (Marian's positions are computed, not read).</summary>
+    internal static IReadOnlyList<WeightSpec> Weights(BartConfig c)
+    {
+        long d = c.HiddenSize;
+        var list = new List<WeightSpec> { WeightSpec.Of("model.shared.weight", c.VocabSize, d) };
+        void Stack(string prefix, int layers, long ffn, bool decoder)
+        {
+            if (!c.IsMarian)
+            {
+                list.Add(WeightSpec.Of(prefix + "embed_positions.weight", (c.MaxPositions ?? 1024) + 2, d));
+            }
+
+            list.Add(new WeightSpec(prefix + "layernorm_embedding.weight", [d], Optional: true));
+            list.Add(new WeightSpec(prefix + "layernorm_embedding.bias", [d], Optional: true));
+            for (int i = 0; i < layers; i++)
+            {
+                string p = $"{prefix}layers.{i}.";
+                foreach (string attention in decoder ? new[] { "self_attn", "encoder_attn" } : ["self_attn"])
+                {
+                    foreach (string projection in new[] { "q_proj", "k_proj", "v_proj", "out_proj" })
+                    {
+                        list.Add(WeightSpec.Of($"{p}{attention}.{projection}.weight", d, d));
+                        list.Add(WeightSpec.Of($"{p}{attention}.{projection}.bias", d));
+                    }
+
+                    list.Add(WeightSpec.Of($"{p}{attention}_layer_norm.weight", d));
+                    list.Add(WeightSpec.Of($"{p}{attention}_layer_norm.bias", d));
+                }
+
+                list.AddRange(
+                [
+                    WeightSpec.Of(p + "fc1.weight", ffn, d), WeightSpec.Of(p + "fc1.bias", ffn),
+                    WeightSpec.Of(p + "fc2.weight", d, ffn), WeightSpec.Of(p + "fc2.bias", d),
+                    WeightSpec.Of(p + "final_layer_norm.weight", d), WeightSpec.Of(p + "final_layer_norm.bias", d),
+                ]);
+            }
+        }
+
+        Stack("model.encoder.", c.EncoderLayers, c.EncoderFfnSize, decoder: false);
+        Stack("model.decoder.", c.DecoderLayers, c.DecoderFfnSize, decoder: true);
+        list.Add(new WeightSpec("final_logits_bias", [1, c.VocabSize], Optional: true));
+        return list;
+    }
+
     /// <inheritdoc />
     public override int DecoderLayers => _config.DecoderLayers;
 

@@ -23,6 +23,41 @@ public sealed class Gpt2Model : TransformerLanguageModel
         _ = W(_prefix + "wte.weight");
     }
 
+    /// <summary>The weights this architecture reads for <paramref name="c"/> (keys with the <c>transformer.</c> prefix
+    /// when the checkpoint has it, as GPT2LMHeadModel saves them; without, as the original gpt2 files).</summary>
+    internal static IReadOnlyList<WeightSpec> Weights(Gpt2Config c, IReadOnlyCollection<string> stored)
+    {
+        string prefix = stored.Contains("transformer.wte.weight") ? "transformer." : string.Empty;
+        long d = c.HiddenSize, inner = c.InnerSize;
+        var list = new List<WeightSpec>
+        {
+            WeightSpec.Of(prefix + "wte.weight", c.VocabSize, d),
+            WeightSpec.Of(prefix + "wpe.weight", c.MaxPositions ?? 1024, d),
+        };
+        for (int i = 0; i < c.Layers; i++)
+        {
+            string p = $"{prefix}h.{i}.";
+            list.AddRange(
+            [
+                WeightSpec.Of(p + "ln_1.weight", d), WeightSpec.Of(p + "ln_1.bias", d),
+                WeightSpec.Of(p + "attn.c_attn.weight", d, 3 * d), WeightSpec.Of(p + "attn.c_attn.bias", 3 * d),
+                WeightSpec.Of(p + "attn.c_proj.weight", d, d), WeightSpec.Of(p + "attn.c_proj.bias", d),
+                WeightSpec.Of(p + "ln_2.weight", d), WeightSpec.Of(p + "ln_2.bias", d),
+                WeightSpec.Of(p + "mlp.c_fc.weight", d, inner), WeightSpec.Of(p + "mlp.c_fc.bias", inner),
+                WeightSpec.Of(p + "mlp.c_proj.weight", inner, d), WeightSpec.Of(p + "mlp.c_proj.bias", d),
+            ]);
+        }
+
+        list.Add(WeightSpec.Of(prefix + "ln_f.weight", d));
+        list.Add(WeightSpec.Of(prefix + "ln_f.bias", d));
+        if (!c.TieWordEmbeddings)
+        {
+            list.Add(new WeightSpec("lm_head.weight", [c.VocabSize, d], Optional: true));
+        }
+
+        return list;
+    }
+
     /// <inheritdoc />
     public override int DecoderLayers => _config.Layers;
 

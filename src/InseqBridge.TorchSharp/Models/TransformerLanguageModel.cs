@@ -182,24 +182,26 @@ public abstract class TransformerLanguageModel : IDisposable
     public static TransformerLanguageModel Load(string directory, ModelConfig config, ModelDType dtype)
     {
         ArgumentNullException.ThrowIfNull(config);
-        IReadOnlyList<Checkpoints.WeightSpec>? declared = DeclaredWeights(config);
         if (dtype != ModelDType.Float32 && !SupportsReducedPrecisionFor(config))
         {
             throw new UnsupportedModelException(
                 $"{config.ModelClass} computes in float32 only natively; --dtype {dtype.ToName()} is supported on the Llama family (llama, mistral, qwen2). Load it in float32.");
         }
 
-        return FromWeights(config, SafetensorsCheckpoint.Load(directory, dtype, declared, config.ModelClass));
+        return FromWeights(config, SafetensorsCheckpoint.Load(directory, dtype, stored => DeclaredWeights(config, stored), config.ModelClass));
     }
 
     /// <summary>
     /// The weights the architecture of <paramref name="config"/> reads (checked and loaded by <see cref="Load(string, ModelConfig, ModelDType)"/>),
     /// or null for an architecture that declares none (then every tensor loads and a missing one is reported at its
-    /// first use). A new architecture adds one line here.
+    /// first use). <paramref name="stored"/>: the checkpoint's keys, for architectures whose key names have variants.
+    /// A new architecture adds one line here.
     /// </summary>
-    public static IReadOnlyList<Checkpoints.WeightSpec>? DeclaredWeights(ModelConfig config) => config switch
+    public static IReadOnlyList<Checkpoints.WeightSpec>? DeclaredWeights(ModelConfig config, IReadOnlyCollection<string> stored) => config switch
     {
         LlamaConfig c => LlamaModel.Weights(c),
+        Gpt2Config c => Gpt2Model.Weights(c, stored),
+        BartConfig c => BartModel.Weights(c),
         _ => null,
     };
 
@@ -214,7 +216,7 @@ public abstract class TransformerLanguageModel : IDisposable
         ArgumentNullException.ThrowIfNull(weights);
         try
         {
-            if (DeclaredWeights(config) is { } declared)
+            if (DeclaredWeights(config, weights.Keys) is { } declared)
             {
                 Checkpoints.WeightSpec.Validate(
                     declared,

@@ -129,7 +129,8 @@ internal static class TransformerOps
             allowed = allowed & (k <= q).view(1, 1, queries, keys);
             if (slidingWindow is int window)
             {
-                allowed = allowed & (k > q - window).view(1, 1, queries, keys);
+                using Scalar w = window;
+                allowed = allowed & (k > q - w).view(1, 1, queries, keys);
             }
         }
 

@@ -68,7 +68,8 @@ public class RealCheckpointTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         Assert.DoesNotContain("lm_head.weight", SafetensorsCheckpoint.ReadHeader(Path.Combine(Fixtures.RealModelDir("llama3_tied_rope"), "model.safetensors")).Keys);
         Assert.True(Fixtures.RealModel("llama3_tied_rope").Config.TieWordEmbeddings);
-        Assert.DoesNotContain("lm_head.weight", Fixtures.RealModel("qwen2_tied_fp16").WeightNames);
+        Assert.DoesNotContain("lm_head.weight", SafetensorsCheckpoint.ReadHeader(Path.Combine(Fixtures.RealModelDir("qwen2_tied_fp16"), "model.safetensors")).Keys);
+        Assert.True(Fixtures.RealModel("qwen2_tied_fp16").Config.TieWordEmbeddings);
     }
 
     [Fact]
@@ -137,6 +138,32 @@ public class RealCheckpointTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public void Other_architectures_check_their_declared_weights_too()
+    {
+        using var folder = new Cli.TemporaryFolder();
+        foreach (string file in Directory.GetFiles(Fixtures.ModelDir("gpt2")))
+        {
+            File.Copy(file, Path.Combine(folder.Path, Path.GetFileName(file)));
+        }
+
+        EditConfig(folder.Path, c => c["n_inner"] = 40);
+        var e = Assert.Throws<Errors.CheckpointException>(() => TransformerLanguageModel.Load(folder.Path, ModelConfig.Load(folder.Path)));
+        Assert.Contains("'transformer.h.0.mlp.c_fc.weight'", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Weights_given_in_memory_are_checked_too()
+    {
+        string dir = Fixtures.RealModelDir("qwen2_tied_fp16");
+        ModelConfig config = ModelConfig.Load(dir);
+        Dictionary<string, Tensor> weights = SafetensorsCheckpoint.Load(dir);
+        weights.Remove("model.norm.weight", out Tensor? removed);
+        removed!.Dispose();
+        var e = Assert.Throws<Errors.CheckpointException>(() => TransformerLanguageModel.FromWeights(config, weights));
+        Assert.Contains("'model.norm.weight'", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_missing_weight_names_the_key_at_load_time()
     {
         using var folder = CopyOf("mistral_swa_sharded");
@@ -175,66 +202,73 @@ public class RealCheckpointTests(Xunit.Abstractions.ITestOutputHelper output)
     public void Linear_rope_scaling_read_from_the_old_type_key_divides_the_positions()
     {
         // RoPE with inv_freq / f at positions f * q equals plain RoPE at positions q.
-        using var linear = CopyOf("mistral_swa_sharded");
-        EditConfig(linear.Path, c =>
-        {
-            c["rope_scaling"] = new JsonObject { ["type"] = "linear", ["factor"] = 2.0 };
-            c["sliding_window"] = null;
-        });
-        using var plain = CopyOf("mistral_swa_sharded");
-        EditConfig(plain.Path, c => c["sliding_window"] = null);
+        using var linear = CopyOf("llama3_tied_rope");
+        EditConfig(linear.Path, c => c["rope_scaling"] = new JsonObject { ["type"] = "linear", ["factor"] = 2.0 });
+        using var plain = CopyOf("llama3_tied_rope");
+        EditConfig(plain.Path, c => c["rope_scaling"] = null);
         using TransformerLanguageModel scaled = TransformerLanguageModel.Load(linear.Path, ModelConfig.Load(linear.Path));
         using TransformerLanguageModel reference = TransformerLanguageModel.Load(plain.Path, ModelConfig.Load(plain.Path));
         Assert.Equal("linear", ((LlamaConfig)scaled.Config).RopeScaling!.Type);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        Tensor ids = torch.tensor(new long[] { 1, 415, 2936, 9060, 285, 1142 }, [1, 6]);
+        Tensor ids = torch.tensor(SixIds, [1, 6]);
         Tensor doubled = torch.arange(0, 12, 2, dtype: ScalarType.Int64).unsqueeze(0);
         Tensor a = scaled.Decode(scaled.EmbedDecoderTokens(ids), null, doubled, null, null, null, ForwardOptions.None).Logits;
         Tensor b = reference.Decode(reference.EmbedDecoderTokens(ids), null, null, null, null, null, ForwardOptions.None).Logits;
         double diff = (a - b).abs().max().item<float>();
         Assert.True(diff <= 1e-5, $"max diff {diff:E3}");
         Tensor unscaled = scaled.Decode(scaled.EmbedDecoderTokens(ids), null, null, null, null, null, ForwardOptions.None).Logits;
-        Assert.True((unscaled - b).abs().max().item<float>() > 1e-4, "linear scaling must change the logits at positions 0..5");
+        Assert.True((unscaled - b).abs().max().item<float>() > 1e-5, "linear scaling must change the logits at positions 0..5");
     }
 
     [Fact]
     public void Dynamic_rope_scaling_grows_theta_beyond_max_position_embeddings()
     {
         // max_position_embeddings 4, factor 2, 6 tokens: theta' = theta * (2 * 6 / 4 - 1)^(d / (d - 2)) (head_dim d = 8).
-        const double theta = 1000000.0, factor = 2.0;
-        using var dynamic = CopyOf("mistral_swa_sharded");
+        const double theta = 500000.0, factor = 2.0;
+        using var dynamic = CopyOf("llama3_tied_rope");
         EditConfig(dynamic.Path, c =>
         {
             c["rope_scaling"] = new JsonObject { ["rope_type"] = "dynamic", ["factor"] = factor };
             c["max_position_embeddings"] = 4;
-            c["sliding_window"] = null;
         });
-        using var grown = CopyOf("mistral_swa_sharded");
+        using var grown = CopyOf("llama3_tied_rope");
         EditConfig(grown.Path, c =>
         {
             c["rope_theta"] = theta * Math.Pow((factor * 6 / 4) - (factor - 1), 8.0 / 6.0);
-            c["sliding_window"] = null;
+            c["rope_scaling"] = null;
         });
         using TransformerLanguageModel a = TransformerLanguageModel.Load(dynamic.Path, ModelConfig.Load(dynamic.Path));
         using TransformerLanguageModel b = TransformerLanguageModel.Load(grown.Path, ModelConfig.Load(grown.Path));
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        Tensor ids = torch.tensor(new long[] { 1, 415, 2936, 9060, 285, 1142 }, [1, 6]);
+        Tensor ids = torch.tensor(SixIds, [1, 6]);
         Tensor la = a.Decode(a.EmbedDecoderTokens(ids), null, null, null, null, null, ForwardOptions.None).Logits;
         Tensor lb = b.Decode(b.EmbedDecoderTokens(ids), null, null, null, null, null, ForwardOptions.None).Logits;
         double diff = (la - lb).abs().max().item<float>();
         Assert.True(diff <= 1e-5, $"max diff {diff:E3}");
 
         // Within max_position_embeddings, dynamic scaling is plain RoPE.
-        using var plain = CopyOf("mistral_swa_sharded");
-        EditConfig(plain.Path, c => c["sliding_window"] = null);
+        using var plain = CopyOf("llama3_tied_rope");
+        EditConfig(plain.Path, c => c["rope_scaling"] = null);
         using TransformerLanguageModel p = TransformerLanguageModel.Load(plain.Path, ModelConfig.Load(plain.Path));
         Tensor shortIds = ids.narrow(1, 0, 4);
         Tensor sa = a.Decode(a.EmbedDecoderTokens(shortIds), null, null, null, null, null, ForwardOptions.None).Logits;
         Tensor sp = p.Decode(p.EmbedDecoderTokens(shortIds), null, null, null, null, null, ForwardOptions.None).Logits;
         Assert.Equal(0.0, (sa - sp).abs().max().item<float>());
+        Assert.True((la - p.Decode(p.EmbedDecoderTokens(ids), null, null, null, null, null, ForwardOptions.None).Logits).abs().max().item<float>() > 1e-5,
+            "beyond max_position_embeddings dynamic scaling must change the logits");
     }
+
+    [Fact]
+    public void Mistral_ignores_rope_scaling_as_transformers_does()
+    {
+        using var folder = CopyOf("mistral_swa_sharded");
+        EditConfig(folder.Path, c => c["rope_scaling"] = new JsonObject { ["rope_type"] = "linear", ["factor"] = 4.0 });
+        Assert.Null(((LlamaConfig)ModelConfig.Load(folder.Path)).RopeScaling);
+    }
+
+    private static readonly long[] SixIds = [128000, 9906, 1917, 2366, 19, 25];
 
     [Fact]
     public void Qwen2_slides_only_from_max_window_layers_on()
