@@ -18,7 +18,7 @@ public class NewEncoderDecoderMethodTests
         foreach (string model in new[] { "m2m100", "mt5" })
         {
             // occlusion is covered with its full inputs by the parity cases (m2m100) and Mt5MethodsTests (mt5);
-            // discretized_integrated_gradients takes minutes on a loaded 2-core machine (run by hand: mt5 passes this test).
+            // discretized_integrated_gradients takes minutes on a loaded 2-core machine (run by hand on both, with n_steps=2: it passes).
             foreach (string method in AttributionMethod.KnownIds.Where(m => m is not ("occlusion" or "discretized_integrated_gradients")))
             {
                 data.Add(model, method);
