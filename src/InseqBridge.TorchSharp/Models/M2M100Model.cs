@@ -15,13 +15,16 @@ public sealed class M2M100Model : TransformerLanguageModel
 {
     private const double LayerNormEpsilon = 1e-5;
     private readonly M2M100Config _config;
+    private readonly string _embeddingKey;
 
     internal M2M100Model(M2M100Config config, Dictionary<string, Tensor> weights) : base(config, weights)
     {
         _config = config;
-        _ = W("model.shared.weight");
-        _ = W("model.encoder.layer_norm.weight");
-        _ = W("model.decoder.layer_norm.weight");
+
+        // save_pretrained keeps model.shared.weight and drops its tied copies; other exports keep one of the copies.
+        _embeddingKey = new[] { "model.shared.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight" }
+            .FirstOrDefault(k => OptionalW(k) is not null) ?? "model.shared.weight";
+        RequireWeights();
     }
 
     /// <inheritdoc />
@@ -34,7 +37,7 @@ public sealed class M2M100Model : TransformerLanguageModel
     public override double EmbedScale => _config.ScaleEmbedding ? Math.Sqrt(_config.HiddenSize) : 1.0;
 
     /// <inheritdoc />
-    public override Tensor EmbeddingMatrix => W("model.shared.weight");
+    public override Tensor EmbeddingMatrix => W(_embeddingKey);
 
     /// <inheritdoc />
     public override EncoderOutput Encode(Tensor inputsEmbeds, Tensor? attentionMask, ForwardOptions options)
@@ -136,6 +139,35 @@ public sealed class M2M100Model : TransformerLanguageModel
     {
         Tensor head = !_config.TieWordEmbeddings && OptionalW("lm_head.weight") is Tensor untied ? untied : EmbeddingMatrix;
         return nn.functional.linear(hidden, head);
+    }
+
+    /// <summary>Every weight the forward reads, checked at load so that an incomplete checkpoint names the missing key.</summary>
+    private void RequireWeights()
+    {
+        _ = W(_embeddingKey);
+        if (!_config.TieWordEmbeddings)
+        {
+            _ = W("lm_head.weight");
+        }
+
+        string[] attention = ["q_proj", "k_proj", "v_proj", "out_proj"];
+        string[] norms = ["self_attn_layer_norm", "final_layer_norm"];
+        foreach (var (stack, layers, cross) in new[] { ("encoder", _config.EncoderLayers, false), ("decoder", _config.DecoderLayers, true) })
+        {
+            _ = W($"model.{stack}.layer_norm.weight");
+            _ = W($"model.{stack}.layer_norm.bias");
+            for (int i = 0; i < layers; i++)
+            {
+                string p = $"model.{stack}.layers.{i}.";
+                IEnumerable<string> blocks = cross ? ["self_attn", "encoder_attn"] : ["self_attn"];
+                IEnumerable<string> layerNorms = cross ? [.. norms, "encoder_attn_layer_norm"] : norms;
+                foreach (string name in blocks.SelectMany(b => attention.Select(a => $"{b}.{a}")).Concat(["fc1", "fc2"]).Concat(layerNorms))
+                {
+                    _ = W(p + name + ".weight");
+                    _ = W(p + name + ".bias");
+                }
+            }
+        }
     }
 
     private Tensor Norm(Tensor h, string prefix) => LayerNorm(h, W(prefix + "weight"), W(prefix + "bias"), LayerNormEpsilon);

@@ -20,6 +20,11 @@ public sealed class T5Model : TransformerLanguageModel
     {
         _config = config;
         _ = W("shared.weight");
+        if (!config.TieWordEmbeddings)
+        {
+            // T5 v1.1 / MT5: the untied head must be stored (falling back to shared would drop the rescale silently).
+            _ = W("lm_head.weight");
+        }
     }
 
     /// <inheritdoc />
