@@ -32,6 +32,15 @@ public sealed record NativeRuntimeOptions
     /// environment: <c>INSEQ_BRIDGE_THREADS</c>.
     /// </summary>
     public int? Threads { get; init; }
+
+    /// <summary>
+    /// Calls on models whose hidden size is below this run on one thread (the calling one): there every operation
+    /// is too small to gain from a second thread, which only adds synchronisation, and waiting for a thread that
+    /// shares its core with another process made such calls several times slower. Default
+    /// <see cref="NativeRuntime.DefaultSerialBelowHiddenSize"/>; 0 turns it off; environment:
+    /// <c>INSEQ_BRIDGE_SERIAL_BELOW_HIDDEN</c>.
+    /// </summary>
+    public int? SerialBelowHiddenSize { get; init; }
 }
 
 /// <summary>What <see cref="NativeRuntime"/> set up.</summary>
@@ -66,10 +75,19 @@ public sealed record NativeRuntimeStatus(string WaitPolicy, bool WaitPolicyAppli
 public static class NativeRuntime
 {
     /// <summary>
-    /// The spin count used with passive waiting unless set otherwise: 0, threads sleep as soon as they wait (the
-    /// bench measured no quiet-time cost on the tiny models and no slowdown under contention; README "Speed").
+    /// The spin count used with passive waiting unless set otherwise: 10000 polls (roughly 0.1-0.2 ms) before a
+    /// waiting thread sleeps, against libgomp's 300000. Sleeping at once (0) cost 2.5-3x on GPT-2-small-sized
+    /// saliency even on a quiet machine here (a futex wake-up per parallel region in a virtual machine); 10000 kept
+    /// quiet-time speed and stopped threads from holding a core while they wait (README "Speed").
     /// </summary>
-    public const long DefaultSpinCount = 0;
+    public const long DefaultSpinCount = 10000;
+
+    /// <summary>
+    /// Hidden size below which a model's calls run on one thread unless set otherwise: 256 (the tiny test models,
+    /// hidden size 32, ran as fast or faster on one thread, quiet, and 1.0-1.5x instead of 2-3x slower with
+    /// another process busy; GPT-2-small-sized models, 768, use every thread).
+    /// </summary>
+    public const int DefaultSerialBelowHiddenSize = 256;
 
     private static readonly object Gate = new();
     private static NativeRuntimeOptions? options;
@@ -304,6 +322,156 @@ public static class NativeRuntime
         return long.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long n)
             ? n
             : throw new InseqBridgeException($"INSEQ_BRIDGE_OMP_SPINCOUNT must be a whole number, at least 0 (it is '{text}'): fix or unset it.");
+    }
+
+    /// <summary>The hidden size below which calls run on one thread (options, then <c>INSEQ_BRIDGE_SERIAL_BELOW_HIDDEN</c>, then the default).</summary>
+    internal static int SerialBelowHiddenSize()
+    {
+        NativeRuntimeOptions? current;
+        lock (Gate)
+        {
+            current = options;
+        }
+
+        if (current?.SerialBelowHiddenSize is int set)
+        {
+            return set;
+        }
+
+        string? text = Environment.GetEnvironmentVariable("INSEQ_BRIDGE_SERIAL_BELOW_HIDDEN");
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return DefaultSerialBelowHiddenSize;
+        }
+
+        return int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int n)
+            ? n
+            : throw new InseqBridgeException($"INSEQ_BRIDGE_SERIAL_BELOW_HIDDEN must be a whole number, at least 0 (it is '{text}'): fix or unset it.");
+    }
+
+    /// <summary>
+    /// Runs libtorch's operations on the calling thread alone until disposed: OpenMP's and MKL's per-thread
+    /// thread counts (not the process-wide one, so concurrent calls on other threads are unaffected). Null when
+    /// the thread already runs one thread or the OpenMP runtime's entry points cannot be found.
+    /// </summary>
+    internal static IDisposable? SerialScope()
+    {
+        torch.get_num_threads(); // libtorch initialises this thread's count on first use: do that first, so it does not undo ours
+        ThreadControls? controls = ThreadControls.Instance.Value;
+        if (controls is null)
+        {
+            return null;
+        }
+
+        int previous = controls.OmpGetMaxThreads();
+        if (previous <= 1)
+        {
+            return null;
+        }
+
+        controls.OmpSetNumThreads(1);
+        int previousMkl = controls.SetMklLocal(1);
+        return new SerialRestore(controls, previous, previousMkl);
+    }
+
+    private sealed class SerialRestore(ThreadControls controls, int previous, int previousMkl) : IDisposable
+    {
+        private bool disposed;
+
+        public void Dispose()
+        {
+            if (disposed)
+            {
+                return;
+            }
+
+            disposed = true;
+            controls.OmpSetNumThreads(previous);
+            controls.SetMklLocal(previousMkl);
+        }
+    }
+
+    /// <summary>The per-thread thread-count entry points of the OpenMP runtime libtorch loaded (and of the MKL linked into it).</summary>
+    private sealed class ThreadControls
+    {
+        public static readonly Lazy<ThreadControls?> Instance = new(Resolve);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate void SetThreads(int threads);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate int GetThreads();
+
+        /// <summary>
+        /// MKL's thread-local count. libtorch-cpu exports MKL's Fortran-style entry point under the C name too (the
+        /// same address as <c>mkl_set_num_threads_local_</c>), which takes the count by reference and returns the
+        /// previous thread-local value (0: the thread follows the global setting).
+        /// </summary>
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate int SetThreadsLocal(ref int threads);
+
+        public required SetThreads OmpSetNumThreads { get; init; }
+
+        public required GetThreads OmpGetMaxThreads { get; init; }
+
+        public SetThreadsLocal? MklSetNumThreadsLocal { get; set; }
+
+        public GetThreads? MklGetMaxThreads { get; init; }
+
+        /// <summary>Sets MKL's count for this thread (0: back to the global one); returns the previous value, 0 when MKL cannot be reached.</summary>
+        public int SetMklLocal(int threads)
+        {
+            if (MklSetNumThreadsLocal is not SetThreadsLocal set)
+            {
+                return 0;
+            }
+
+            int value = threads;
+            int previous = set(ref value);
+            if (threads > 0 && MklGetMaxThreads is GetThreads get && get() != threads)
+            {
+                // Not the convention this build exports: put the previous value back and leave MKL alone from now on.
+                int back = previous;
+                set(ref back);
+                MklSetNumThreadsLocal = null;
+                return 0;
+            }
+
+            return previous;
+        }
+
+        private static ThreadControls? Resolve()
+        {
+            if (!OperatingSystem.IsLinux() || LoadedLibrary("libgomp") is not string gomp)
+            {
+                return null;
+            }
+
+            if (!NativeLibrary.TryLoad(gomp, out IntPtr handle)
+                || !NativeLibrary.TryGetExport(handle, "omp_set_num_threads", out IntPtr set)
+                || !NativeLibrary.TryGetExport(handle, "omp_get_max_threads", out IntPtr get))
+            {
+                return null;
+            }
+
+            SetThreadsLocal? mklSet = null;
+            GetThreads? mklGet = null;
+            if (LoadedLibrary("libtorch_cpu") is string torchCpu && NativeLibrary.TryLoad(torchCpu, out IntPtr torchHandle)
+                && NativeLibrary.TryGetExport(torchHandle, "mkl_set_num_threads_local_", out IntPtr local)
+                && NativeLibrary.TryGetExport(torchHandle, "mkl_get_max_threads", out IntPtr max))
+            {
+                mklSet = Marshal.GetDelegateForFunctionPointer<SetThreadsLocal>(local);
+                mklGet = Marshal.GetDelegateForFunctionPointer<GetThreads>(max);
+            }
+
+            return new ThreadControls
+            {
+                OmpSetNumThreads = Marshal.GetDelegateForFunctionPointer<SetThreads>(set),
+                OmpGetMaxThreads = Marshal.GetDelegateForFunctionPointer<GetThreads>(get),
+                MklSetNumThreadsLocal = mklSet,
+                MklGetMaxThreads = mklGet,
+            };
+        }
     }
 
     /// <summary>The path of a loaded shared library whose file name starts with <paramref name="prefix"/> (from /proc/self/maps), or null.</summary>
