@@ -12,10 +12,10 @@ namespace InseqBridge.TorchSharp;
 public sealed record NativeRuntimeOptions
 {
     /// <summary>
-    /// Whether libtorch's OpenMP threads sleep when they wait for work (passive) instead of spinning on a core.
-    /// Default true; environment: <c>INSEQ_BRIDGE_OMP_PASSIVE=0</c> turns it off (for processes pinned to cores
-    /// they own, where spinning saves a few microseconds per parallel region). An <c>OMP_WAIT_POLICY</c> or
-    /// <c>GOMP_SPINCOUNT</c> already in the environment always wins over this setting.
+    /// Whether libtorch's OpenMP threads go to sleep soon (after <see cref="SpinCount"/> polls) when they wait for
+    /// work, instead of spinning on a core for libgomp's default of 300000 polls. Default true; environment:
+    /// <c>INSEQ_BRIDGE_OMP_PASSIVE=0</c> turns it off (for processes pinned to cores they own). An
+    /// <c>OMP_WAIT_POLICY</c> or <c>GOMP_SPINCOUNT</c> already in the environment always wins over this setting.
     /// </summary>
     public bool? PassiveWait { get; init; }
 
@@ -44,7 +44,7 @@ public sealed record NativeRuntimeOptions
 }
 
 /// <summary>What <see cref="NativeRuntime"/> set up.</summary>
-/// <param name="WaitPolicy">How libtorch's OpenMP threads wait, in words (e.g. "passive (OMP_WAIT_POLICY=PASSIVE, GOMP_SPINCOUNT=0)").</param>
+/// <param name="WaitPolicy">How libtorch's OpenMP threads wait, in words (e.g. "short spin, then sleep (GOMP_SPINCOUNT=10000)").</param>
 /// <param name="WaitPolicyApplied">False when the OpenMP runtime was loaded before the setting could reach it (see <paramref name="Warning"/>).</param>
 /// <param name="Threads">libtorch's intra-op thread count (planned, until libtorch is loaded).</param>
 /// <param name="ThreadsSource">Where the thread count came from, in words.</param>
@@ -58,8 +58,9 @@ public sealed record NativeRuntimeStatus(string WaitPolicy, bool WaitPolicyAppli
 /// libtorch runs its intra-op parallel regions (and MKL's) on a GNU OpenMP (libgomp) thread pool whose threads,
 /// by default, spin for a while at every barrier before they sleep. On a machine where another process wants a
 /// core (a service host, a CI runner, a laptop) a spinning thread takes the core from the thread it waits for, and
-/// small operations become many times slower. Passive waiting (threads sleep at once, or after a short spin)
-/// avoids that. libgomp reads <c>OMP_WAIT_POLICY</c> and <c>GOMP_SPINCOUNT</c> from the C environment once, when
+/// small operations become many times slower. A short spin before sleeping (<see cref="DefaultSpinCount"/>)
+/// avoids that; small models also run each call on the calling thread alone
+/// (<see cref="NativeRuntimeOptions.SerialBelowHiddenSize"/>). libgomp reads <c>OMP_WAIT_POLICY</c> and <c>GOMP_SPINCOUNT</c> from the C environment once, when
 /// it is loaded; <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach the C environment,
 /// so this class calls the C library's <c>setenv</c>, which works only before libtorch (and with it libgomp) is
 /// loaded: that is, before the first TorchSharp call of the process.

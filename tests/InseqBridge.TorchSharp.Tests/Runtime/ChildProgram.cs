@@ -20,20 +20,7 @@ public static class ChildProgram
             return 0;
         }
 
-        if (args.Length == 1 && args[0] == "serial-scope")
-        {
-            static int Threads() => global::TorchSharp.torch.get_num_threads();
-            Console.WriteLine($"threads={Threads()}");
-            using (IDisposable? scope = NativeRuntime.SerialScope())
-            {
-                Console.WriteLine($"scoped={scope is not null} inside={Threads()}");
-            }
-
-            Console.WriteLine($"after={Threads()}");
-            return 0;
-        }
-
-        Console.Error.WriteLine("usage: load-model DIR | serial-scope");
+        Console.Error.WriteLine("usage: load-model DIR");
         return 2;
     }
 }
