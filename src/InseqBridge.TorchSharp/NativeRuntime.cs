@@ -12,10 +12,10 @@ namespace InseqBridge.TorchSharp;
 public sealed record NativeRuntimeOptions
 {
     /// <summary>
-    /// Whether libtorch's OpenMP threads sleep when they wait for work (passive) instead of spinning on a core.
-    /// Default true; environment: <c>INSEQ_BRIDGE_OMP_PASSIVE=0</c> turns it off (for processes pinned to cores
-    /// they own, where spinning saves a few microseconds per parallel region). An <c>OMP_WAIT_POLICY</c> or
-    /// <c>GOMP_SPINCOUNT</c> already in the environment always wins over this setting.
+    /// Whether libtorch's OpenMP threads go to sleep soon (after <see cref="SpinCount"/> polls) when they wait for
+    /// work, instead of spinning on a core for libgomp's default of 300000 polls. Default true; environment:
+    /// <c>INSEQ_BRIDGE_OMP_PASSIVE=0</c> turns it off (for processes pinned to cores they own). An
+    /// <c>OMP_WAIT_POLICY</c> or <c>GOMP_SPINCOUNT</c> already in the environment always wins over this setting.
     /// </summary>
     public bool? PassiveWait { get; init; }
 
@@ -32,10 +32,19 @@ public sealed record NativeRuntimeOptions
     /// environment: <c>INSEQ_BRIDGE_THREADS</c>.
     /// </summary>
     public int? Threads { get; init; }
+
+    /// <summary>
+    /// Calls on models whose hidden size is below this run on one thread (the calling one): there every operation
+    /// is too small to gain from a second thread, which only adds synchronisation, and waiting for a thread that
+    /// shares its core with another process made such calls several times slower. Default
+    /// <see cref="NativeRuntime.DefaultSerialBelowHiddenSize"/>; 0 turns it off; environment:
+    /// <c>INSEQ_BRIDGE_SERIAL_BELOW_HIDDEN</c>.
+    /// </summary>
+    public int? SerialBelowHiddenSize { get; init; }
 }
 
 /// <summary>What <see cref="NativeRuntime"/> set up.</summary>
-/// <param name="WaitPolicy">How libtorch's OpenMP threads wait, in words (e.g. "passive (OMP_WAIT_POLICY=PASSIVE, GOMP_SPINCOUNT=0)").</param>
+/// <param name="WaitPolicy">How libtorch's OpenMP threads wait, in words (e.g. "short spin, then sleep (GOMP_SPINCOUNT=10000)").</param>
 /// <param name="WaitPolicyApplied">False when the OpenMP runtime was loaded before the setting could reach it (see <paramref name="Warning"/>).</param>
 /// <param name="Threads">libtorch's intra-op thread count (planned, until libtorch is loaded).</param>
 /// <param name="ThreadsSource">Where the thread count came from, in words.</param>
@@ -49,8 +58,9 @@ public sealed record NativeRuntimeStatus(string WaitPolicy, bool WaitPolicyAppli
 /// libtorch runs its intra-op parallel regions (and MKL's) on a GNU OpenMP (libgomp) thread pool whose threads,
 /// by default, spin for a while at every barrier before they sleep. On a machine where another process wants a
 /// core (a service host, a CI runner, a laptop) a spinning thread takes the core from the thread it waits for, and
-/// small operations become many times slower. Passive waiting (threads sleep at once, or after a short spin)
-/// avoids that. libgomp reads <c>OMP_WAIT_POLICY</c> and <c>GOMP_SPINCOUNT</c> from the C environment once, when
+/// small operations become many times slower. A short spin before sleeping (<see cref="DefaultSpinCount"/>)
+/// avoids that; small models also run each call on the calling thread alone
+/// (<see cref="NativeRuntimeOptions.SerialBelowHiddenSize"/>). libgomp reads <c>OMP_WAIT_POLICY</c> and <c>GOMP_SPINCOUNT</c> from the C environment once, when
 /// it is loaded; <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach the C environment,
 /// so this class calls the C library's <c>setenv</c>, which works only before libtorch (and with it libgomp) is
 /// loaded: that is, before the first TorchSharp call of the process.
@@ -66,10 +76,19 @@ public sealed record NativeRuntimeStatus(string WaitPolicy, bool WaitPolicyAppli
 public static class NativeRuntime
 {
     /// <summary>
-    /// The spin count used with passive waiting unless set otherwise: 0, threads sleep as soon as they wait (the
-    /// bench measured no quiet-time cost on the tiny models and no slowdown under contention; README "Speed").
+    /// The spin count used with passive waiting unless set otherwise: 10000 polls (roughly 0.1-0.2 ms) before a
+    /// waiting thread sleeps, against libgomp's 300000. Sleeping at once (0) cost 2.5-3x on GPT-2-small-sized
+    /// saliency even on a quiet machine here (a futex wake-up per parallel region in a virtual machine); 10000 kept
+    /// quiet-time speed and stopped threads from holding a core while they wait (README "Speed").
     /// </summary>
-    public const long DefaultSpinCount = 0;
+    public const long DefaultSpinCount = 10000;
+
+    /// <summary>
+    /// Hidden size below which a model's calls run on one thread unless set otherwise: 256 (the tiny test models,
+    /// hidden size 32, ran as fast or faster on one thread, quiet, and 1.0-1.5x instead of 2-3x slower with
+    /// another process busy; GPT-2-small-sized models, 768, use every thread).
+    /// </summary>
+    public const int DefaultSerialBelowHiddenSize = 256;
 
     private static readonly object Gate = new();
     private static NativeRuntimeOptions? options;
@@ -304,6 +323,156 @@ public static class NativeRuntime
         return long.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long n)
             ? n
             : throw new InseqBridgeException($"INSEQ_BRIDGE_OMP_SPINCOUNT must be a whole number, at least 0 (it is '{text}'): fix or unset it.");
+    }
+
+    /// <summary>The hidden size below which calls run on one thread (options, then <c>INSEQ_BRIDGE_SERIAL_BELOW_HIDDEN</c>, then the default).</summary>
+    internal static int SerialBelowHiddenSize()
+    {
+        NativeRuntimeOptions? current;
+        lock (Gate)
+        {
+            current = options;
+        }
+
+        if (current?.SerialBelowHiddenSize is int set)
+        {
+            return set;
+        }
+
+        string? text = Environment.GetEnvironmentVariable("INSEQ_BRIDGE_SERIAL_BELOW_HIDDEN");
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return DefaultSerialBelowHiddenSize;
+        }
+
+        return int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int n)
+            ? n
+            : throw new InseqBridgeException($"INSEQ_BRIDGE_SERIAL_BELOW_HIDDEN must be a whole number, at least 0 (it is '{text}'): fix or unset it.");
+    }
+
+    /// <summary>
+    /// Runs libtorch's operations on the calling thread alone until disposed: OpenMP's and MKL's per-thread
+    /// thread counts (not the process-wide one, so concurrent calls on other threads are unaffected). Null when
+    /// the thread already runs one thread or the OpenMP runtime's entry points cannot be found.
+    /// </summary>
+    internal static IDisposable? SerialScope()
+    {
+        torch.get_num_threads(); // libtorch initialises this thread's count on first use: do that first, so it does not undo ours
+        ThreadControls? controls = ThreadControls.Instance.Value;
+        if (controls is null)
+        {
+            return null;
+        }
+
+        int previous = controls.OmpGetMaxThreads();
+        if (previous <= 1)
+        {
+            return null;
+        }
+
+        controls.OmpSetNumThreads(1);
+        int previousMkl = controls.SetMklLocal(1);
+        return new SerialRestore(controls, previous, previousMkl);
+    }
+
+    private sealed class SerialRestore(ThreadControls controls, int previous, int previousMkl) : IDisposable
+    {
+        private bool disposed;
+
+        public void Dispose()
+        {
+            if (disposed)
+            {
+                return;
+            }
+
+            disposed = true;
+            controls.OmpSetNumThreads(previous);
+            controls.SetMklLocal(previousMkl);
+        }
+    }
+
+    /// <summary>The per-thread thread-count entry points of the OpenMP runtime libtorch loaded (and of the MKL linked into it).</summary>
+    private sealed class ThreadControls
+    {
+        public static readonly Lazy<ThreadControls?> Instance = new(Resolve);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate void SetThreads(int threads);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate int GetThreads();
+
+        /// <summary>
+        /// MKL's thread-local count. libtorch-cpu exports MKL's Fortran-style entry point under the C name too (the
+        /// same address as <c>mkl_set_num_threads_local_</c>), which takes the count by reference and returns the
+        /// previous thread-local value (0: the thread follows the global setting).
+        /// </summary>
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate int SetThreadsLocal(ref int threads);
+
+        public required SetThreads OmpSetNumThreads { get; init; }
+
+        public required GetThreads OmpGetMaxThreads { get; init; }
+
+        public SetThreadsLocal? MklSetNumThreadsLocal { get; set; }
+
+        public GetThreads? MklGetMaxThreads { get; init; }
+
+        /// <summary>Sets MKL's count for this thread (0: back to the global one); returns the previous value, 0 when MKL cannot be reached.</summary>
+        public int SetMklLocal(int threads)
+        {
+            if (MklSetNumThreadsLocal is not SetThreadsLocal set)
+            {
+                return 0;
+            }
+
+            int value = threads;
+            int previous = set(ref value);
+            if (threads > 0 && MklGetMaxThreads is GetThreads get && get() != threads)
+            {
+                // Not the convention this build exports: put the previous value back and leave MKL alone from now on.
+                int back = previous;
+                set(ref back);
+                MklSetNumThreadsLocal = null;
+                return 0;
+            }
+
+            return previous;
+        }
+
+        private static ThreadControls? Resolve()
+        {
+            if (!OperatingSystem.IsLinux() || LoadedLibrary("libgomp") is not string gomp)
+            {
+                return null;
+            }
+
+            if (!NativeLibrary.TryLoad(gomp, out IntPtr handle)
+                || !NativeLibrary.TryGetExport(handle, "omp_set_num_threads", out IntPtr set)
+                || !NativeLibrary.TryGetExport(handle, "omp_get_max_threads", out IntPtr get))
+            {
+                return null;
+            }
+
+            SetThreadsLocal? mklSet = null;
+            GetThreads? mklGet = null;
+            if (LoadedLibrary("libtorch_cpu") is string torchCpu && NativeLibrary.TryLoad(torchCpu, out IntPtr torchHandle)
+                && NativeLibrary.TryGetExport(torchHandle, "mkl_set_num_threads_local_", out IntPtr local)
+                && NativeLibrary.TryGetExport(torchHandle, "mkl_get_max_threads", out IntPtr max))
+            {
+                mklSet = Marshal.GetDelegateForFunctionPointer<SetThreadsLocal>(local);
+                mklGet = Marshal.GetDelegateForFunctionPointer<GetThreads>(max);
+            }
+
+            return new ThreadControls
+            {
+                OmpSetNumThreads = Marshal.GetDelegateForFunctionPointer<SetThreads>(set),
+                OmpGetMaxThreads = Marshal.GetDelegateForFunctionPointer<GetThreads>(get),
+                MklSetNumThreadsLocal = mklSet,
+                MklGetMaxThreads = mklGet,
+            };
+        }
     }
 
     /// <summary>The path of a loaded shared library whose file name starts with <paramref name="prefix"/> (from /proc/self/maps), or null.</summary>

@@ -122,6 +122,30 @@ public sealed class NativeAttributionModel : IAttributionModel
     private FeatureAttributionOutput Attribute(AttributionRequest request, IProgress<AttributionProgress>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+
+        // Small models run on the calling thread alone (NativeRuntimeOptions.SerialBelowHiddenSize).
+        using IDisposable? serial = HiddenSize is int hidden && hidden < NativeRuntime.SerialBelowHiddenSize() ? NativeRuntime.SerialScope() : null;
+        return AttributeCore(request, progress, cancellationToken);
+    }
+
+    /// <summary>The model's hidden size (<c>hidden_size</c>, <c>n_embd</c> or <c>d_model</c> in its config), or null when the config names none.</summary>
+    internal int? HiddenSize => HiddenSizeOf(Config);
+
+    private static int? HiddenSizeOf(ModelConfig config)
+    {
+        foreach (string key in new[] { "hidden_size", "n_embd", "d_model" })
+        {
+            if (config.Raw.TryGetProperty(key, out System.Text.Json.JsonElement value) && value.ValueKind == System.Text.Json.JsonValueKind.Number && value.TryGetInt32(out int size))
+            {
+                return size;
+            }
+        }
+
+        return null;
+    }
+
+    private FeatureAttributionOutput AttributeCore(AttributionRequest request, IProgress<AttributionProgress>? progress, CancellationToken cancellationToken)
+    {
         AttributionMethod method = request.Method ?? DefaultMethod;
         Validate(request, method);
         var inputs = request.InputTexts.ToList();

@@ -62,15 +62,15 @@ public class NativeRuntimeTests
         using var folder = new TemporaryFolder();
         CliResult passive = Forward(new Dictionary<string, string?> { ["OMP_DISPLAY_ENV"] = "VERBOSE" }, folder);
         Assert.True(passive.ExitCode == 0, passive.ToString());
-        Assert.Equal("0", Reported(passive, "GOMP_SPINCOUNT"));
-        Assert.Equal("PASSIVE", Reported(passive, "OMP_WAIT_POLICY"));
+        string defaultSpin = NativeRuntime.DefaultSpinCount.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(defaultSpin, Reported(passive, "GOMP_SPINCOUNT"));
         Assert.Equal(CpuBudget.Available().ToString(System.Globalization.CultureInfo.InvariantCulture), Reported(passive, "OMP_NUM_THREADS"));
 
         // The same observable without the setting: libgomp's default spin count (so the check above can fail).
         using var other = new TemporaryFolder();
         CliResult spinning = Forward(new Dictionary<string, string?> { ["OMP_DISPLAY_ENV"] = "VERBOSE", ["INSEQ_BRIDGE_OMP_PASSIVE"] = "0" }, other);
         Assert.True(spinning.ExitCode == 0, spinning.ToString());
-        Assert.NotEqual("0", Reported(spinning, "GOMP_SPINCOUNT"));
+        Assert.NotEqual(defaultSpin, Reported(spinning, "GOMP_SPINCOUNT"));
     }
 
     [LinuxFact]
@@ -79,7 +79,7 @@ public class NativeRuntimeTests
         CliResult child = RunDll(
             "InseqBridge.TorchSharp.Tests.dll", new Dictionary<string, string?> { ["OMP_DISPLAY_ENV"] = "VERBOSE" }, "load-model", Path.Combine(Fixtures.ParityDir, "models", "gpt2"));
         Assert.True(child.ExitCode == 0, child.ToString());
-        Assert.Equal("0", Reported(child, "GOMP_SPINCOUNT"));
+        Assert.Equal(NativeRuntime.DefaultSpinCount.ToString(System.Globalization.CultureInfo.InvariantCulture), Reported(child, "GOMP_SPINCOUNT"));
         Assert.Contains("applied=True", child.Output);
         Assert.Contains($"threads={CpuBudget.Available()} source=the CPUs this process may use", child.Output);
 
@@ -98,9 +98,10 @@ public class NativeRuntimeTests
         Assert.Equal("1234", Reported(own, "GOMP_SPINCOUNT"));
 
         using var other = new TemporaryFolder();
-        CliResult knob = Forward(new Dictionary<string, string?> { ["OMP_DISPLAY_ENV"] = "VERBOSE", ["INSEQ_BRIDGE_OMP_SPINCOUNT"] = "5000" }, other);
+        CliResult knob = Forward(new Dictionary<string, string?> { ["OMP_DISPLAY_ENV"] = "VERBOSE", ["INSEQ_BRIDGE_OMP_SPINCOUNT"] = "0" }, other);
         Assert.True(knob.ExitCode == 0, knob.ToString());
-        Assert.Equal("5000", Reported(knob, "GOMP_SPINCOUNT"));
+        Assert.Equal("0", Reported(knob, "GOMP_SPINCOUNT"));
+        Assert.Equal("PASSIVE", Reported(knob, "OMP_WAIT_POLICY"));
     }
 
     [LinuxFact]
@@ -112,7 +113,57 @@ public class NativeRuntimeTests
             "forward", "--threads", "1", "--model", Path.Combine(Fixtures.ParityDir, "models", "gpt2"), "--input", "Hello world", "--save", folder.File("logits.safetensors"));
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal("1", Reported(result, "OMP_NUM_THREADS"));
-        Assert.Equal("0", Reported(result, "GOMP_SPINCOUNT"));
+    }
+
+    [LinuxFact]
+    public void A_serial_scope_runs_the_calling_thread_alone_and_restores_its_count()
+    {
+        int mainThread = global::TorchSharp.torch.get_num_threads();
+        int before = 0, inside = 0, afterwards = 0, elsewhere = 0;
+        bool scoped = false;
+        Exception? failure = null;
+        var other = new Thread(() =>
+        {
+          try
+          {
+            before = global::TorchSharp.torch.get_num_threads();
+            using (IDisposable? scope = NativeRuntime.SerialScope())
+            {
+                scoped = scope is not null;
+                inside = global::TorchSharp.torch.get_num_threads();
+                elsewhere = RunOnAnotherThread(global::TorchSharp.torch.get_num_threads);
+            }
+
+            afterwards = global::TorchSharp.torch.get_num_threads();
+          }
+          catch (Exception e)
+          {
+              failure = e;
+          }
+        });
+        other.Start();
+        other.Join();
+        Assert.Null(failure);
+        if (before < 2)
+        {
+            Assert.False(scoped); // nothing to narrow on a one-CPU machine
+            return;
+        }
+
+        Assert.True(scoped);
+        Assert.Equal(1, inside);
+        Assert.Equal(before, afterwards);
+        Assert.Equal(before, elsewhere); // a concurrent thread keeps its own count
+        Assert.Equal(mainThread, global::TorchSharp.torch.get_num_threads());
+    }
+
+    private static int RunOnAnotherThread(Func<int> work)
+    {
+        int result = 0;
+        var thread = new Thread(() => result = work());
+        thread.Start();
+        thread.Join();
+        return result;
     }
 
     [LinuxFact]
