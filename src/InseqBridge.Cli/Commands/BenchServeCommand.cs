@@ -124,10 +124,21 @@ public static partial class BenchCommand
             {
                 array.Add(new JsonObject
                 {
-                    ["model"] = c.Model, ["clients"] = c.Clients, ["seconds"] = c.Seconds, ["requests"] = c.Requests,
-                    ["throughput_rps"] = c.Throughput, ["p50_s"] = c.P50, ["p95_s"] = c.P95, ["p99_s"] = c.P99, ["errors"] = c.Errors,
-                    ["identical"] = c.Identical, ["within_tolerance"] = c.WithinTolerance, ["different"] = c.Different,
-                    ["rss_start_mb"] = c.RssStartMb, ["rss_end_mb"] = c.RssEndMb, ["max_concurrency"] = c.MaxConcurrency,
+                    ["model"] = c.Model,
+                    ["clients"] = c.Clients,
+                    ["seconds"] = c.Seconds,
+                    ["requests"] = c.Requests,
+                    ["throughput_rps"] = c.Throughput,
+                    ["p50_s"] = c.P50,
+                    ["p95_s"] = c.P95,
+                    ["p99_s"] = c.P99,
+                    ["errors"] = c.Errors,
+                    ["identical"] = c.Identical,
+                    ["within_tolerance"] = c.WithinTolerance,
+                    ["different"] = c.Different,
+                    ["rss_start_mb"] = c.RssStartMb,
+                    ["rss_end_mb"] = c.RssEndMb,
+                    ["max_concurrency"] = c.MaxConcurrency,
                 });
             }
 
