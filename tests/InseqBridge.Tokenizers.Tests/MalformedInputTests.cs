@@ -34,6 +34,18 @@ public sealed class MalformedInputTests : IDisposable
         Assert.Contains("merges.txt", LoadFails().Message);
     }
 
+    /// <summary>Fuzz finding: a string of tokenizer_config.json with invalid UTF-8 (a lone 0xAC byte) escaped as an
+    /// InvalidOperationException from System.Text.Json when the special token was read.</summary>
+    [Fact]
+    public void InvalidUtf8InTokenizerConfig()
+    {
+        CopyFixture("gpt2", "vocab.json", "merges.txt");
+        File.WriteAllBytes(Path.Combine(_dir, "tokenizer_config.json"), [.. "{\"eos_token\": \"<|end"u8, 0xAC, .. "|>\"}"u8]);
+        var e = LoadFails();
+        Assert.Contains("tokenizer_config.json", e.Message);
+        Assert.Contains("UTF-8", e.Message);
+    }
+
     [Fact]
     public void CorruptVocabJson()
     {

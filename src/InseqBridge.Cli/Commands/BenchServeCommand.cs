@@ -30,22 +30,30 @@ public static partial class BenchCommand
         var only = new Option<string[]>("--only") { Description = "Run only these models: words2digits, gpt2-small (repeatable).", HelpName = "MODEL", AllowMultipleArgumentsPerToken = true };
         var modelsDir = new Option<string?>("--models-dir") { Description = "Keep the random-weight gpt2-small here (reused when present).", HelpName = "DIR" };
         var json = new Option<string?>("--json") { Description = "Save the figures as JSON.", HelpName = "FILE" };
+        var contention = new Option<bool>("--contention")
+        {
+            Description = "Run each model's load again while a busy process started by the bench keeps one CPU busy, and report the slowdown.",
+        };
         var command = new Command("serve", "Load-test the HTTP service (serve): concurrent clients on the demo model and a GPT-2-small-size model.")
         {
-            duration, clients, only, modelsDir, json,
+            duration, clients, only, modelsDir, json, contention,
         };
         command.SetAction(parseResult => RunServe(
             parseResult.GetValue(duration), parseResult.GetValue(clients), parseResult.GetValue(only) ?? [], parseResult.GetValue(modelsDir),
-            parseResult.GetValue(json), parseResult.InvocationConfiguration.Output).GetAwaiter().GetResult());
+            parseResult.GetValue(json), parseResult.GetValue(contention), parseResult.InvocationConfiguration.Output).GetAwaiter().GetResult());
         return command;
     }
 
     /// <summary>Figures of one model under load.</summary>
     private sealed record ServeCase(
         string Model, int Clients, double Seconds, int Requests, double Throughput, double P50, double P95, double P99,
-        int Errors, int Identical, int WithinTolerance, int Different, double RssStartMb, double RssEndMb, int MaxConcurrency);
+        int Errors, int Identical, int WithinTolerance, int Different, double RssStartMb, double RssEndMb, int MaxConcurrency)
+    {
+        /// <summary>"quiet", or "contended" while a competing busy process holds one CPU.</summary>
+        public string Load { get; init; } = "quiet";
+    }
 
-    private static async Task<int> RunServe(int duration, int clients, string[] only, string? modelsDir, string? jsonPath, TextWriter output)
+    private static async Task<int> RunServe(int duration, int clients, string[] only, string? modelsDir, string? jsonPath, bool contention, TextWriter output)
     {
         if (duration < 1 || clients < 1)
         {
@@ -98,6 +106,18 @@ public static partial class BenchCommand
                 }
 
                 cases.Add(await LoadOneModel(name, dir, bodies, duration, clients, output).ConfigureAwait(false));
+                if (contention)
+                {
+                    CompetingProcess busy = StartCompeting(output);
+                    try
+                    {
+                        cases.Add(await LoadOneModel(name, dir, bodies, duration, clients, output).ConfigureAwait(false) with { Load = "contended" });
+                    }
+                    finally
+                    {
+                        StopCompeting(busy, output);
+                    }
+                }
             }
         }
         finally
@@ -109,12 +129,19 @@ public static partial class BenchCommand
         }
 
         output.WriteLine();
-        output.WriteLine("| model | clients | requests | throughput (req/s) | p50 / p95 / p99 (s) | errors | equal to single-threaded (identical + within 1e-5) | RSS start / end (MB) |");
-        output.WriteLine("|---|---|---|---|---|---|---|---|");
+        output.WriteLine("| model | load | clients | requests | throughput (req/s) | p50 / p95 / p99 (s) | errors | equal to single-threaded (identical + within 1e-5) | RSS start / end (MB) |");
+        output.WriteLine("|---|---|---|---|---|---|---|---|---|");
         foreach (ServeCase c in cases)
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {c.Model} | {c.Clients} | {c.Requests} | {c.Throughput:F2} | {c.P50:F3} / {c.P95:F3} / {c.P99:F3} | {c.Errors} | {c.Identical + c.WithinTolerance}/{c.Requests - c.Errors} ({c.Identical} + {c.WithinTolerance}) | {c.RssStartMb:F0} / {c.RssEndMb:F0} |"));
+                $"| {c.Model} | {c.Load} | {c.Clients} | {c.Requests} | {c.Throughput:F2} | {c.P50:F3} / {c.P95:F3} / {c.P99:F3} | {c.Errors} | {c.Identical + c.WithinTolerance}/{c.Requests - c.Errors} ({c.Identical} + {c.WithinTolerance}) | {c.RssStartMb:F0} / {c.RssEndMb:F0} |"));
+        }
+
+        foreach (ServeCase busy in cases.Where(c => c.Load == "contended"))
+        {
+            ServeCase quiet = cases.First(c => c.Model == busy.Model && c.Load == "quiet");
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{busy.Model} under contention: throughput {quiet.Throughput / busy.Throughput:F2}x lower, p50 latency {busy.P50 / quiet.P50:F2}x, p95 {busy.P95 / quiet.P95:F2}x (contended / quiet)"));
         }
 
         if (jsonPath is not null)
@@ -125,6 +152,7 @@ public static partial class BenchCommand
                 array.Add(new JsonObject
                 {
                     ["model"] = c.Model,
+                    ["load"] = c.Load,
                     ["clients"] = c.Clients,
                     ["seconds"] = c.Seconds,
                     ["requests"] = c.Requests,

@@ -185,7 +185,13 @@ internal sealed class TokenizerFolder
         }
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            byte[] bytes = File.ReadAllBytes(path);
+            if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            {
+                throw new TokenizerLoadException($"'{path}' is not valid UTF-8 text: re-download it, or save it as UTF-8.");
+            }
+
+            using var document = JsonDocument.Parse(bytes);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw new TokenizerLoadException($"'{path}' must hold a JSON object, not {document.RootElement.ValueKind}.");

@@ -33,7 +33,13 @@ internal sealed class TokenizerJson
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 256 });
+            byte[] bytes = File.ReadAllBytes(path);
+            if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            {
+                throw new TokenizerLoadException($"'{path}' is not valid UTF-8 text: re-download it, or save it as UTF-8.");
+            }
+
+            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 256 });
         }
         catch (JsonException e)
         {

@@ -100,7 +100,7 @@ internal sealed class GemmaModel : ITokenizerModel
         {
             // A run of unknown characters (one merged piece) becomes the UTF-8 bytes of its text, as
             // SentencePiece's byte fallback does piece by piece.
-            if (byteFallback && !_processor.Vocabulary.Segmentable.ContainsKey(piece))
+            if (byteFallback && !_processor.Vocabulary.Contains(piece))
             {
                 foreach (byte b in Encoding.UTF8.GetBytes(piece))
                 {

@@ -24,6 +24,7 @@ internal sealed partial class AttributionRun
     private readonly EncodedTexts _targets;
     private readonly ContrastInputs? _contrast;
     private readonly AttributionCallState _state;
+    private CancellationToken _cancellation;
 
     public AttributionRun(
         NativeAttributionModel owner, AttributionMethod method, AttributionRequest request,
@@ -72,6 +73,7 @@ internal sealed partial class AttributionRun
 
     public FeatureAttributionOutput Run(int attrPosStart, int? requestedEnd, IProgress<int>? stepDone, CancellationToken cancellationToken)
     {
+        _cancellation = cancellationToken;
         int length = _targets.Width;
         var (start, end) = CheckPositions(length, attrPosStart, requestedEnd);
         PrepareContrast(start, end);
@@ -471,7 +473,7 @@ internal sealed partial class AttributionRun
         {
             Saliency => GradientAttributor.Saliency(Forward, inputs),
             InputXGradient => GradientAttributor.InputXGradient(Forward, inputs),
-            IntegratedGradients ig => GradientAttributor.IntegratedGradients(Forward, inputs, baselines!, ig.Method, ig.Steps, ig.InternalBatchSize),
+            IntegratedGradients ig => GradientAttributor.IntegratedGradients(Forward, inputs, baselines!, ig.Method, ig.Steps, ig.InternalBatchSize, _cancellation),
             _ when GradientMethodDispatcher.Handles(_method) => GradientMethodDispatcher.Attribute(_method, new GradientStepContext
             {
                 Model = _model,

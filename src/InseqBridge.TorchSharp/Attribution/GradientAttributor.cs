@@ -34,22 +34,32 @@ internal static class GradientAttributor
     /// <summary>
     /// Integrated gradients as Captum computes it: inputs tiled once per alpha (alpha-major), gradients scaled by
     /// the step sizes and summed per example, times (input - baseline). With <paramref name="internalBatchSize"/>
-    /// the alphas are processed in chunks of at most that many rows and the partial attributions summed.
+    /// the alphas are processed in chunks of at most that many rows and the partial attributions summed. Without it,
+    /// Captum runs every alpha in one batch; so do we up to <see cref="UnchunkedRowLimit"/> rows, and beyond that (e.g.
+    /// <c>n_steps=100000</c>) in chunks of at most that many rows, so that memory stays bounded and
+    /// <paramref name="cancellationToken"/> is honoured between chunks (the sums then differ from one batch by fp32
+    /// rounding only).
     /// </summary>
     public static Tensor[] IntegratedGradients(
-        ForwardFunction forward, IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> baselines, IntegrationMethod method, int steps, int? internalBatchSize)
+        ForwardFunction forward, IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> baselines, IntegrationMethod method, int steps, int? internalBatchSize,
+        CancellationToken cancellationToken = default)
     {
-        var (alphas, stepSizes) = QuadratureRule.Get(method, steps);
+        var (alphas, stepSizes) = QuadratureRule.Get(method, steps, cancellationToken);
         long examples = inputs[0].shape[0];
         int chunk = steps;
         if (internalBatchSize is int ibs)
         {
             chunk = (int)Math.Max(1, ibs / examples);
         }
+        else if (steps * examples > UnchunkedRowLimit)
+        {
+            chunk = (int)Math.Max(1, UnchunkedRowLimit / examples);
+        }
 
         Tensor[]? total = null;
         for (int start = 0; start < steps; start += chunk)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             int count = Math.Min(chunk, steps - start);
             Tensor[] partial = IntegratedGradientsChunk(forward, inputs, baselines, alphas.AsSpan(start, count).ToArray(), stepSizes.AsSpan(start, count).ToArray());
             total = total is null ? partial : total.Zip(partial, (a, b) => a + b).ToArray();
@@ -57,6 +67,10 @@ internal static class GradientAttributor
 
         return total!;
     }
+
+    /// <summary>Most interpolated rows integrated gradients runs in one batch when no <c>internal_batch_size</c> is
+    /// given (Inseq's default 50 steps stay far below it).</summary>
+    public const int UnchunkedRowLimit = 4096;
 
     /// <summary>
     /// Captum's convergence delta: per row, the sum of all attributions minus (f(inputs) - f(baselines)), the

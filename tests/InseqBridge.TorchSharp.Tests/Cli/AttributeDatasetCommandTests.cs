@@ -48,7 +48,8 @@ public class AttributeDatasetCommandTests
         Assert.Equal(1, second.ExitCode); // the bad row is still bad
         Assert.Contains("saved 1, already saved (skipped) 18, failed 1", second.Output, StringComparison.Ordinal);
         Assert.Equal(stamp, File.GetLastWriteTimeUtc(Path.Combine(output, DatasetAttributor.ExampleFileName(1))));
-        Assert.Equal(19, Directory.GetFiles(output).Length);
+        Assert.Equal(19, Directory.GetFiles(output, "example-*.json").Length);
+        Assert.True(File.Exists(Path.Combine(output, DatasetRunRecord.FileName)), "the run record is kept next to the results");
     }
 
     [Theory]
@@ -87,11 +88,11 @@ public class AttributeDatasetCommandTests
             .Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
         Assert.Equal(AttributeDatasetCommand.Interrupted, exit);
         Assert.Contains("Run the same command again to resume", stderr.ToString(), StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFiles(output));
+        Assert.Empty(Directory.GetFiles(output, "example-*.json"));
 
-        CliResult resumed = CliRunner.Run("attribute-dataset", "--model", DemoModelTests.ModelDir, "--dataset", dataset, "--output", output, "--max-new-tokens", "4");
+        CliResult resumed = CliRunner.Run("attribute-dataset", "--model", DemoModelTests.ModelDir, "--dataset", dataset, "--output", output);
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
-        Assert.Equal(20, Directory.GetFiles(output).Length);
+        Assert.Equal(20, Directory.GetFiles(output, "example-*.json").Length);
     }
 
     [Fact]

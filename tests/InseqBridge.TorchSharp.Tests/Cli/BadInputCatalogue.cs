@@ -213,7 +213,7 @@ public static class BadInputCatalogue
         Config("model_type missing", c => c.Remove("model_type"), "model_type");
         Config("model_type unknown", c => c["model_type"] = "mamba", "mamba", "--backend python");
         Config("model_type not a string", c => c["model_type"] = 7, "must be a string");
-        Config("n_embd disagrees with the weights", c => { c["n_embd"] = 64; c["n_inner"] = 128; }, "n_embd");
+        Config("n_embd disagrees with the weights", c => { c["n_embd"] = 64; c["n_inner"] = 128; }, "config.json does not match the weights");
         Config("vocab_size disagrees with the weights", c => c["vocab_size"] = 100, "vocab");
         Add("config: n_layer more than the weights", f => A("generate", "--model", ModelWithConfig(f, Gpt2, c => c["n_layer"] = 5), "--input", "Hello", "--max-new-tokens", "2"), 1, "h.2", "incomplete");
         Add("config: bart heads not dividing d_model", f => A("generate", "--model", ModelWithConfig(f, Bart, c => c["encoder_attention_heads"] = 5), "--input", "Hello", "--max-new-tokens", "2"), 1, "d_model", "divisible");

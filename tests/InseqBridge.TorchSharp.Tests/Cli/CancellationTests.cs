@@ -39,7 +39,16 @@ public sealed class CancellationTests
     {
         using var folder = new TemporaryFolder();
         using var cancel = new CancellationTokenSource();
-        TextWriter progress = TextWriter.Synchronized(new StringWriter());
+        var progressText = new StringWriter();
+        TextWriter progress = TextWriter.Synchronized(progressText);
+        string Progress()
+        {
+            lock (progress)
+            {
+                return progressText.ToString();
+            }
+        }
+
         using var output = new StringWriter();
         using var error = new StringWriter();
 
@@ -49,12 +58,12 @@ public sealed class CancellationTests
                 "--input", "seven two nine four", "--generated", "7294", "--save", folder.File("out.json")],
             output, error, cancel.Token, progress));
         var clock = Stopwatch.StartNew();
-        while (!progress.ToString()!.Contains("Ctrl+C", StringComparison.Ordinal) && clock.Elapsed < TimeSpan.FromSeconds(60) && !run.IsCompleted)
+        while (!Progress().Contains("Ctrl+C", StringComparison.Ordinal) && clock.Elapsed < TimeSpan.FromSeconds(60) && !run.IsCompleted)
         {
             await Task.Delay(50);
         }
 
-        Assert.Contains("attributing", progress.ToString(), StringComparison.Ordinal);
+        Assert.Contains("attributing", Progress(), StringComparison.Ordinal);
         cancel.Cancel();
         var stopping = Stopwatch.StartNew();
         Assert.True(await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))) == run, "did not stop within 60 s of Ctrl+C");

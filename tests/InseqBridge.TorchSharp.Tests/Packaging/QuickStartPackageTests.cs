@@ -78,7 +78,7 @@ public sealed partial class QuickStartPackageTests
             var ran = Dotnet(run, "exec", Path.Combine(app, "bin", "Release", "net10.0", "QuickStart.dll"));
             Assert.True(ran.Exit == 0, $"the quick-start app failed:\n{ran.Output}");
             Assert.True(File.Exists(Path.Combine(run, "out.json")), ran.Output);
-            Assert.Equal(2, Directory.GetFiles(Path.Combine(run, "runs"), "*.json").Length);
+            Assert.Equal(2, Directory.GetFiles(Path.Combine(run, "runs"), "example-*.json").Length);
             Assert.NotNull(FeatureAttributionOutputLoader(Path.Combine(run, "out.json")));
         }
         finally
