@@ -27,7 +27,7 @@ public static partial class BenchCommand
             .ToList();
     }
 
-    private static int RunDataset(string? python, int rowCount, int batchSize, string? jsonPath, TextWriter output)
+    private static int RunDataset(string? python, int rowCount, int batchSize, string? jsonPath, string[] only, TextWriter output)
     {
         if (rowCount < 1 || batchSize < 1)
         {
@@ -44,6 +44,11 @@ public static partial class BenchCommand
         output.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-10} {1,-22} {2,12} {3,12} {4,12} {5,9} {6,9}", "model", "method", "batch 1", $"batch {batchSize}", "python", "vs py", "batching"));
         foreach (var (name, tiny) in new[] { ("gpt2-tiny", "gpt2"), ("bart-tiny", "bart") })
         {
+            if (only.Length > 0 && !only.Contains(name, StringComparer.Ordinal))
+            {
+                continue;
+            }
+
             string dir = Path.Combine(fixtures, tiny);
             JsonObject? py = python is null ? null : RunPythonDataset(python, dir, texts, batchSize, threads, output);
             foreach (string methodId in DatasetMethods)
@@ -56,6 +61,12 @@ public static partial class BenchCommand
                 double batched = ExamplesPerSecond(model, method, rows, batchSize);
                 double? pySeconds = py?["seconds"]?[methodId]?.GetValue<double>();
                 double? pyRate = pySeconds is double s ? rowCount / s : null;
+                int? pyBatch = py?["batch_sizes"]?[methodId]?.GetValue<int>();
+                if (py?["notes"]?[methodId]?.GetValue<string>() is string note)
+                {
+                    output.WriteLine($"python {name} {methodId}: {note}");
+                }
+
                 output.WriteLine(string.Format(
                     CultureInfo.InvariantCulture, "{0,-10} {1,-22} {2,10:F1}/s {3,10:F1}/s {4,12} {5,9} {6,8:F1}x",
                     name, methodId, one, batched, pyRate is double r ? r.ToString("F1", CultureInfo.InvariantCulture) + "/s" : "-",
@@ -68,12 +79,13 @@ public static partial class BenchCommand
                     ["native_batched_examples_per_s"] = batched,
                     ["batch_size"] = batchSize,
                     ["python_examples_per_s"] = pyRate,
+                    ["python_batch_size"] = pyBatch,
                     ["speedup_vs_python"] = pyRate is double p ? batched / p : null,
                 });
             }
         }
 
-        output.WriteLine("examples/s of the whole attribute-dataset loop (generation, attribution, JSONL writing) after one warm-up row; python: one batched model.attribute call over all rows.");
+        output.WriteLine("examples/s of the whole attribute-dataset loop (generation, attribution, JSONL writing) after one warm-up row; python: one batched model.attribute call over all rows (batch_size as native's, or 1 where Inseq 0.6's batched call fails).");
         if (jsonPath is not null)
         {
             File.WriteAllText(jsonPath, new JsonObject { ["dataset"] = results, ["rows"] = rowCount, ["threads"] = threads }.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));

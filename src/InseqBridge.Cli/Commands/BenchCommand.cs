@@ -47,7 +47,7 @@ public static partial class BenchCommand
         var repeats = new Option<int?>("--repeats") { Description = "Timed runs per case (default: 5 with --quick, 3 otherwise).", HelpName = "N" };
         var only = new Option<string[]>("--only")
         {
-            Description = "Run only these cases, as MODEL or MODEL:METHOD (e.g. gpt2-small:integrated_gradients); repeatable. " +
+            Description = "Run only these cases, as MODEL or MODEL:METHOD (e.g. gpt2-small:integrated_gradients); repeatable (with --dataset: gpt2-tiny or bart-tiny). " +
                 $"'{Llama1BCase}' (never run by default) loads a random-weight Llama-3.2-1B-shaped bf16 checkpoint in float32 and bfloat16: load time, peak RSS, saliency.",
             HelpName = "CASE",
             AllowMultipleArgumentsPerToken = true,
@@ -68,7 +68,7 @@ public static partial class BenchCommand
         var command = new Command("bench", "Benchmark fast and reference mode (and Python Inseq) on fixed models.") { python, quick, json, repeats, only, noGrowth, modelsDir, contention, dataset, rows, batchSize };
         command.Subcommands.Add(ServeSubcommand()); // bench serve: load on the HTTP service
         command.SetAction(parseResult => parseResult.GetValue(dataset)
-            ? RunDataset(parseResult.GetValue(python), parseResult.GetValue(rows), parseResult.GetValue(batchSize), parseResult.GetValue(json), parseResult.InvocationConfiguration.Output)
+            ? RunDataset(parseResult.GetValue(python), parseResult.GetValue(rows), parseResult.GetValue(batchSize), parseResult.GetValue(json), parseResult.GetValue(only) ?? [], parseResult.InvocationConfiguration.Output)
             : Run(
             parseResult.GetValue(python), parseResult.GetValue(quick), parseResult.GetValue(json), parseResult.GetValue(repeats),
             parseResult.GetValue(only) ?? [], parseResult.GetValue(noGrowth), parseResult.GetValue(modelsDir), parseResult.GetValue(contention),
