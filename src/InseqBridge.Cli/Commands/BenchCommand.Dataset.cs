@@ -129,52 +129,16 @@ public static partial class BenchCommand
         }
     }
 
-    private static JsonObject RunPythonDataset(string python, string dir, List<string> texts, int batchSize, int threads, TextWriter output)
-    {
-        string work = Directory.CreateTempSubdirectory("inseq-bridge-pydsbench-").FullName;
-        try
+    private static JsonObject RunPythonDataset(string python, string dir, List<string> texts, int batchSize, int threads, TextWriter output) =>
+        RunPythonScript(python, "bench_dataset.py", threads, work =>
         {
-            string script = Path.Combine(work, "bench_dataset.py");
-            using (Stream resource = typeof(BenchCommand).Assembly.GetManifestResourceStream("bench_dataset.py")!)
-            using (FileStream file = File.Create(script))
-            {
-                resource.CopyTo(file);
-            }
-
             string rowsFile = Path.Combine(work, "rows.txt");
             File.WriteAllLines(rowsFile, texts);
-            var info = new ProcessStartInfo(python) { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var (name, value) in PythonEnvironment(threads))
-            {
-                info.Environment[name] = value;
-            }
-
-            foreach (string arg in new[]
-            {
-                script, "--model", Path.GetFullPath(dir), "--rows", rowsFile, "--methods", string.Join(',', DatasetMethods),
+            return
+            [
+                "--model", Path.GetFullPath(dir), "--rows", rowsFile, "--methods", string.Join(',', DatasetMethods),
                 "--n-steps", IgSteps.ToString(CultureInfo.InvariantCulture), "--max-new-tokens", DatasetNewTokens.ToString(CultureInfo.InvariantCulture),
                 "--batch-size", batchSize.ToString(CultureInfo.InvariantCulture), "--threads", threads.ToString(CultureInfo.InvariantCulture),
-            })
-            {
-                info.ArgumentList.Add(arg);
-            }
-
-            output.WriteLine($"running Python Inseq ({python}) on {dir} ...");
-            using Process process = Process.Start(info) ?? throw new CliUsageException($"Could not start {python}.");
-            Task<string> stderr = process.StandardError.ReadToEndAsync();
-            string stdout = process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            string last = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? string.Empty;
-            if (process.ExitCode != 0 || !last.StartsWith('{'))
-            {
-                throw new CliUsageException($"The Python dataset benchmark failed (exit {process.ExitCode}): {Tail(stderr.Result)}");
-            }
-
-            return JsonNode.Parse(last)!.AsObject();
-        }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
-    }
+            ];
+        }, $"running Python Inseq ({python}) on {dir} ...", "Python dataset benchmark", output);
 }

@@ -276,45 +276,7 @@ public static partial class BenchCommand
         File.Move(partial, Path.Combine(target, "model.safetensors"), overwrite: true);
     }
 
-    private static JsonObject RunPythonLoad(string python, string dir, ModelDType dtype, TextWriter output)
-    {
-        string work = Directory.CreateTempSubdirectory("inseq-bridge-pyload-").FullName;
-        try
-        {
-            string script = Path.Combine(work, "bench_load.py");
-            using (Stream resource = typeof(BenchCommand).Assembly.GetManifestResourceStream("bench_load.py")!)
-            using (FileStream file = File.Create(script))
-            {
-                resource.CopyTo(file);
-            }
-
-            var info = new ProcessStartInfo(python) { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var (name, value) in PythonEnvironment(torch.get_num_threads()))
-            {
-                info.Environment[name] = value;
-            }
-
-            foreach (string arg in new[] { script, "--model", Path.GetFullPath(dir), "--dtype", dtype.ToName() })
-            {
-                info.ArgumentList.Add(arg);
-            }
-
-            output.WriteLine($"running transformers' from_pretrained ({python}, {dtype.ToName()}) on {dir} ...");
-            using Process process = Process.Start(info) ?? throw new CliUsageException($"Could not start {python}.");
-            Task<string> stderr = process.StandardError.ReadToEndAsync();
-            string stdout = process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            string last = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? string.Empty;
-            if (process.ExitCode != 0 || !last.StartsWith('{'))
-            {
-                throw new CliUsageException($"The Python load benchmark failed (exit {process.ExitCode}): {Tail(stderr.Result)}");
-            }
-
-            return JsonNode.Parse(last)!.AsObject();
-        }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
-    }
+    private static JsonObject RunPythonLoad(string python, string dir, ModelDType dtype, TextWriter output) =>
+        RunPythonScript(python, "bench_load.py", torch.get_num_threads(), _ => ["--model", Path.GetFullPath(dir), "--dtype", dtype.ToName()],
+            $"running transformers' from_pretrained ({python}, {dtype.ToName()}) on {dir} ...", "Python load benchmark", output);
 }

@@ -434,23 +434,45 @@ public static partial class BenchCommand
     private static JsonObject RunPython(
         string python, string dir, string input, string generated, string[] methods, int threads, int repeats, NativeAttributionModel? decoderOnly, TextWriter output)
     {
+        var growth = new JsonObject();
+        if (decoderOnly is not null)
+        {
+            foreach (int length in GrowthLengths)
+            {
+                growth[length.ToString(CultureInfo.InvariantCulture)] = Texts(decoderOnly, length).Generated;
+            }
+        }
+
+        return RunPythonScript(python, "bench_inseq.py", threads, _ =>
+        [
+            "--model", Path.GetFullPath(dir), "--input", input, "--generated", generated, "--methods", string.Join(',', methods),
+            "--n-steps", IgSteps.ToString(CultureInfo.InvariantCulture), "--repeats", repeats.ToString(CultureInfo.InvariantCulture),
+            "--threads", threads.ToString(CultureInfo.InvariantCulture), "--growth", growth.ToJsonString(),
+        ], $"running Python Inseq ({python}) on {dir} ...", "Python benchmark", output);
+    }
+
+    /// <summary>
+    /// Runs the embedded Python script <paramref name="resource"/> in a temporary folder with the bench's thread
+    /// environment and returns the JSON object on the last line of its output.
+    /// </summary>
+    /// <param name="python">The interpreter.</param>
+    /// <param name="resource">The script's manifest resource name (also its file name).</param>
+    /// <param name="threads">Threads for the Python side.</param>
+    /// <param name="arguments">The script's arguments, given the temporary folder (to write input files into).</param>
+    /// <param name="announce">The line printed before the run.</param>
+    /// <param name="what">What failed, for the error ("Python dataset benchmark").</param>
+    /// <param name="output">Where progress goes.</param>
+    private static JsonObject RunPythonScript(
+        string python, string resource, int threads, Func<string, IEnumerable<string>> arguments, string announce, string what, TextWriter output)
+    {
         string work = Directory.CreateTempSubdirectory("inseq-bridge-pybench-").FullName;
         try
         {
-            string script = Path.Combine(work, "bench_inseq.py");
-            using (Stream resource = typeof(BenchCommand).Assembly.GetManifestResourceStream("bench_inseq.py")!)
+            string script = Path.Combine(work, resource);
+            using (Stream stream = typeof(BenchCommand).Assembly.GetManifestResourceStream(resource)!)
             using (FileStream file = File.Create(script))
             {
-                resource.CopyTo(file);
-            }
-
-            var growth = new JsonObject();
-            if (decoderOnly is not null)
-            {
-                foreach (int length in GrowthLengths)
-                {
-                    growth[length.ToString(CultureInfo.InvariantCulture)] = Texts(decoderOnly, length).Generated;
-                }
+                stream.CopyTo(file);
             }
 
             var info = new ProcessStartInfo(python) { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -459,17 +481,13 @@ public static partial class BenchCommand
                 info.Environment[name] = value;
             }
 
-            foreach (string arg in new[]
-            {
-                script, "--model", Path.GetFullPath(dir), "--input", input, "--generated", generated, "--methods", string.Join(',', methods),
-                "--n-steps", IgSteps.ToString(CultureInfo.InvariantCulture), "--repeats", repeats.ToString(CultureInfo.InvariantCulture),
-                "--threads", threads.ToString(CultureInfo.InvariantCulture), "--growth", growth.ToJsonString(),
-            })
+            info.ArgumentList.Add(script);
+            foreach (string arg in arguments(work))
             {
                 info.ArgumentList.Add(arg);
             }
 
-            output.WriteLine($"running Python Inseq ({python}) on {dir} ...");
+            output.WriteLine(announce);
             using Process process = Process.Start(info) ?? throw new CliUsageException($"Could not start {python}.");
             Task<string> stderr = process.StandardError.ReadToEndAsync();
             string stdout = process.StandardOutput.ReadToEnd();
@@ -477,7 +495,7 @@ public static partial class BenchCommand
             string last = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? string.Empty;
             if (process.ExitCode != 0 || !last.StartsWith('{'))
             {
-                throw new CliUsageException($"The Python benchmark failed (exit {process.ExitCode}): {Tail(stderr.Result)}");
+                throw new CliUsageException($"The {what} failed (exit {process.ExitCode}): {Tail(stderr.Result)}");
             }
 
             return JsonNode.Parse(last)!.AsObject();
