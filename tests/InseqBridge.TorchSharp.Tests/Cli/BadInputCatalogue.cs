@@ -378,7 +378,8 @@ public static class BadInputCatalogue
                 }
 
                 return A(["attribute-dataset", "--model", Demo, "--dataset", path, "--output", Path.Combine(f, "out"), "--max-new-tokens", "2", .. extra]);
-            }, 1, mustSay) { Outputs = ["out"] });
+            }, 1, mustSay)
+            { Outputs = ["out"] });
         Dataset("missing file", "none.jsonl", null, [], "none.jsonl", "does not exist");
         Dataset("JSONL row without text", "rows.jsonl", Utf8("{\"prompt\": \"one two\"}\n"), [], "text", "--text-column");
         Dataset("JSONL with a wrong --text-column", "rows.jsonl", Utf8("{\"text\": \"one two\"}\n"), ["--text-column", "body"], "body", "--text-column");

@@ -124,22 +124,22 @@ public class NativeRuntimeTests
         Exception? failure = null;
         var other = new Thread(() =>
         {
-          try
-          {
-            before = global::TorchSharp.torch.get_num_threads();
-            using (IDisposable? scope = NativeRuntime.SerialScope())
+            try
             {
-                scoped = scope is not null;
-                inside = global::TorchSharp.torch.get_num_threads();
-                elsewhere = RunOnAnotherThread(global::TorchSharp.torch.get_num_threads);
-            }
+                before = global::TorchSharp.torch.get_num_threads();
+                using (IDisposable? scope = NativeRuntime.SerialScope())
+                {
+                    scoped = scope is not null;
+                    inside = global::TorchSharp.torch.get_num_threads();
+                    elsewhere = RunOnAnotherThread(global::TorchSharp.torch.get_num_threads);
+                }
 
-            afterwards = global::TorchSharp.torch.get_num_threads();
-          }
-          catch (Exception e)
-          {
-              failure = e;
-          }
+                afterwards = global::TorchSharp.torch.get_num_threads();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
         });
         other.Start();
         other.Join();
