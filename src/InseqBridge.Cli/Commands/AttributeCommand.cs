@@ -32,6 +32,13 @@ public static class AttributeCommand
             HelpName = "0.6|0.7",
         };
         saveFormat.AcceptOnlyFromAmong("0.6", "0.7");
+        var scoresPrecision = new Option<string>("--scores-precision")
+        {
+            Description = "Precision of the tensors --save stores, as Inseq's scores_precision: float32 (lossless), float16 or float8 (e4m3, experimental in Inseq).",
+            DefaultValueFactory = _ => "float32",
+            HelpName = "float32|float16|float8",
+        };
+        scoresPrecision.AcceptOnlyFromAmong("float32", "float16", "float8");
         var contrastTargets = new Option<string[]>("--contrast-targets") { Description = "Contrastive target text, one per --input (decoder-only: with the prompt).", HelpName = "TEXT" };
         var contrastSources = new Option<string[]>("--contrast-sources") { Description = "Contrastive source text, one per --input (encoder-decoder).", HelpName = "TEXT" };
         var contrastAlignments = new Option<string?>("--contrast-targets-alignments") { Description = "'auto' or JSON [[orig, contrast], ...] pairs.", HelpName = "PAIRS" };
@@ -44,7 +51,7 @@ public static class AttributeCommand
         var exports = new ExportOptions();
         var command = new Command("attribute", "Attribute generated (or forced) outputs to their inputs (native backend, or Python Inseq with --backend python).")
         {
-            input, generated, save, saveFormat, contrastTargets, contrastSources, contrastAlignments, contrastForce, backend, python, chat, systemPrompt,
+            input, generated, save, saveFormat, scoresPrecision, contrastTargets, contrastSources, contrastAlignments, contrastForce, backend, python, chat, systemPrompt,
         };
         shared.AddTo(command);
         exports.AddTo(command);
@@ -114,7 +121,13 @@ public static class AttributeCommand
             if (savePath is not null)
             {
                 var encoding = parseResult.GetValue(saveFormat) == "0.6" ? InseqJsonEncoding.Inseq06 : InseqJsonEncoding.Inseq07;
-                shown.Save(savePath, new SaveOptions(Overwrite: replace, Encoding: encoding));
+                ScoresPrecision precision = parseResult.GetValue(scoresPrecision) switch
+                {
+                    "float16" => ScoresPrecision.Float16,
+                    "float8" => ScoresPrecision.Float8,
+                    _ => ScoresPrecision.Float32,
+                };
+                shown.Save(savePath, new SaveOptions(Overwrite: replace, ScoresPrecision: precision, Encoding: encoding));
                 output.WriteLine($"wrote {TerminalText.Escape(savePath)}");
             }
 

@@ -27,6 +27,27 @@ public class AttributeCommandTests
         AttributionParityTests.Compare(InseqJson.Load(reference.AggregatedPath), InseqJson.Load(aggregated), caseId + " aggregated");
     }
 
+    [Theory]
+    [InlineData("float16")]
+    [InlineData("float8")]
+    public void Scores_precision_stores_the_float32_scores_rounded_to_that_precision(string precision)
+    {
+        using var folder = new TemporaryFolder();
+        string full = folder.File("full.json"), reduced = folder.File("reduced.json");
+        string[] common = ["attribute", "--model", Fixtures.ModelDir("gpt2"), "--method", "saliency", "--input", "Hello world", "--generated", "Hello world, this is", "--step-scores", "probability"];
+        CliResult first = CliRunner.Run([.. common, "--save", full]);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        CliResult second = CliRunner.Run([.. common, "--save", reduced, "--scores-precision", precision]);
+        Assert.True(second.ExitCode == 0, second.ToString());
+
+        var expected = InseqJson.Load(full).SequenceAttributions.Single();
+        var actual = InseqJson.Load(reduced).SequenceAttributions.Single();
+        Func<float, float> round = precision == "float16" ? v => (float)(Half)v : v => Float8E4M3.ToSingle(Float8E4M3.FromSingle(v));
+        float[] want = [.. expected.TargetAttributions!.ToArray().Select(round)];
+        Assert.Equal(want, actual.TargetAttributions!.ToArray());
+        Assert.NotEqual(expected.TargetAttributions.ToArray(), actual.TargetAttributions.ToArray()); // really reduced
+    }
+
     [Fact]
     public void Existing_output_is_not_overwritten()
     {
