@@ -209,42 +209,8 @@ public sealed class BartModel : TransformerLanguageModel
     }
 
     private (Tensor Output, Tensor Probabilities) Attention(
-        Tensor hidden, Tensor keyValueSource, Tensor mask, string p, int heads, AttentionSite site, int layer, KvCache? cache, ForwardOptions options)
-    {
-        int headDim = _config.HiddenSize / heads;
-        double scaling = Math.Pow(headDim, -0.5);
-        Tensor q = SplitHeads(Linear(hidden, W(p + "q_proj.weight"), W(p + "q_proj.bias")) * scaling, heads, headDim);
-        Tensor k, v;
-        if (site == AttentionSite.Cross && cache is not null && cache.TryGet(site, layer, out var cached))
-        {
-            (k, v) = (cached.Key, cached.Value);
-        }
-        else
-        {
-            k = SplitHeads(Linear(keyValueSource, W(p + "k_proj.weight"), W(p + "k_proj.bias")), heads, headDim);
-            v = SplitHeads(Linear(keyValueSource, W(p + "v_proj.weight"), W(p + "v_proj.bias")), heads, headDim);
-            if (cache is not null)
-            {
-                if (site == AttentionSite.DecoderSelf && cache.TryGet(site, layer, out var kv))
-                {
-                    k = torch.cat([kv.Key, k], 2);
-                    v = torch.cat([kv.Value, v], 2);
-                }
-
-                cache.Set(site, layer, k.alias(), v.alias());
-            }
-        }
-
-        if (options.ValueHook is not null)
-        {
-            v = options.ValueHook(site, layer, v);
-        }
-
-        Tensor scores = torch.matmul(q, k.transpose(-1, -2));
-        var (context, probabilities) = Attend(scores, mask, v, _config.AttentionDropout, options);
-        Tensor output = Linear(MergeHeads(context), W(p + "out_proj.weight"), W(p + "out_proj.bias"));
-        return (output, probabilities);
-    }
+        Tensor hidden, Tensor keyValueSource, Tensor mask, string p, int heads, AttentionSite site, int layer, KvCache? cache, ForwardOptions options) =>
+        ProjectedAttention(hidden, keyValueSource, mask, p, _config.HiddenSize, heads, _config.AttentionDropout, site, layer, cache, options);
 
     private Tensor FeedForward(Tensor h, string p, ForwardOptions options)
     {

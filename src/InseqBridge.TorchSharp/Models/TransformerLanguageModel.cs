@@ -1,6 +1,8 @@
 using InseqBridge.Errors;
 using InseqBridge.TorchSharp.Checkpoints;
+using TorchSharp;
 using static TorchSharp.torch;
+using static InseqBridge.TorchSharp.Models.TransformerOps;
 
 namespace InseqBridge.TorchSharp.Models;
 
@@ -114,6 +116,50 @@ public abstract class TransformerLanguageModel : IDisposable
 
     /// <summary>A weight by checkpoint key, or null when absent.</summary>
     protected Tensor? OptionalW(string key) => _weights.GetValueOrDefault(key);
+
+    /// <summary>
+    /// BART-style multi-head attention (BART, Marian, M2M100): biased q/k/v/out projections under <paramref name="p"/>,
+    /// queries scaled by head_dim^-0.5 before the product, the decoder's self-attention keys and values appended to
+    /// <paramref name="cache"/>, cross-attention keys and values computed once and reused from it, the value hook applied.
+    /// </summary>
+    protected (Tensor Output, Tensor Probabilities) ProjectedAttention(
+        Tensor hidden, Tensor keyValueSource, Tensor mask, string p, int hiddenSize, int heads, double dropout, AttentionSite site, int layer,
+        KvCache? cache, ForwardOptions options)
+    {
+        int headDim = hiddenSize / heads;
+        double scaling = Math.Pow(headDim, -0.5);
+        Tensor q = SplitHeads(Linear(hidden, W(p + "q_proj.weight"), W(p + "q_proj.bias")) * scaling, heads, headDim);
+        Tensor k, v;
+        if (site == AttentionSite.Cross && cache is not null && cache.TryGet(site, layer, out var cached))
+        {
+            (k, v) = (cached.Key, cached.Value);
+        }
+        else
+        {
+            k = SplitHeads(Linear(keyValueSource, W(p + "k_proj.weight"), W(p + "k_proj.bias")), heads, headDim);
+            v = SplitHeads(Linear(keyValueSource, W(p + "v_proj.weight"), W(p + "v_proj.bias")), heads, headDim);
+            if (cache is not null)
+            {
+                if (site == AttentionSite.DecoderSelf && cache.TryGet(site, layer, out var kv))
+                {
+                    k = torch.cat([kv.Key, k], 2);
+                    v = torch.cat([kv.Value, v], 2);
+                }
+
+                cache.Set(site, layer, k.alias(), v.alias());
+            }
+        }
+
+        if (options.ValueHook is not null)
+        {
+            v = options.ValueHook(site, layer, v);
+        }
+
+        Tensor scores = torch.matmul(q, k.transpose(-1, -2));
+        var (context, probabilities) = Attend(scores, mask, v, dropout, options);
+        Tensor output = Linear(MergeHeads(context), W(p + "out_proj.weight"), W(p + "out_proj.bias"));
+        return (output, probabilities);
+    }
 
     /// <summary>
     /// The language-model head: logits [.., vocab] of final (normalized) decoder hidden states [.., hidden]. Decode
