@@ -349,7 +349,7 @@ internal sealed partial class AttributionRun
             return logits.select(1, -1);
         }
 
-        Tensor rowIndex = torch.arange(logits.shape[0], device: logits.device);
+        Tensor rowIndex = SafeScalars.Arange(0, logits.shape[0], logits.device);
         return logits.index([TensorIndex.Tensor(rowIndex), TensorIndex.Tensor(lastIndex)]);
     }
 
@@ -570,7 +570,7 @@ internal sealed partial class AttributionRun
         Tensor self = torch.stack(output.Attentions!, 1).permute(0, 4, 3, 1, 2).contiguous();
 
         // Inseq marks decoder self-attention weights that are exactly zero (masked keys) as NaN.
-        self = self.masked_fill(self == 0, float.NaN);
+        self = self.masked_fill(self.eq(SafeScalars.Zero), SafeScalars.NaN);
         Tensor? cross = output.CrossAttentions is null ? null : torch.stack(output.CrossAttentions, 1).permute(0, 4, 3, 1, 2).contiguous();
         if (EncoderDecoder && !_request.AttributeTarget)
         {

@@ -116,7 +116,7 @@ internal sealed class FastAttributionRun
         using var noGrad = torch.no_grad();
         int width = iterEnd - 1;
         int[] all = Enumerable.Range(0, _targets.Count).ToArray();
-        Tensor read = torch.arange(start - 1, iterEnd - 1, dtype: ScalarType.Int64, device: _model.Device).unsqueeze(0).expand(all.Length, -1);
+        Tensor read = SafeScalars.Arange(start - 1, iterEnd - 1, _model.Device).unsqueeze(0).expand(all.Length, -1);
         Tensor hidden = ReadHidden(
             EncoderDecoder ? _model.EmbedEncoderTokens(Rows(_sources!.Ids, all, _sources.Width)) : null,
             EncoderDecoder ? Rows(_sources!.Mask, all, _sources.Width) : null,
@@ -301,7 +301,7 @@ internal sealed class FastAttributionRun
         Tensor alpha = torch.tensor(units.Select(u => (float)alphas[u.Alpha]).ToArray(), [count, 1, 1], device: _model.Device);
 
         Tensor Leaf(Tensor input, Tensor? baseline) =>
-            (baseline is null ? input : baseline + ((input - baseline) * alpha)).detach().requires_grad_(true);
+            (baseline is null ? input : baseline.Plus((input - baseline) * alpha)).detach().requires_grad_(true);
 
         Tensor targetIds = Rows(_targets.Ids, rows, _targets.Width);
         Tensor targetInput = _model.EmbedDecoderTokens(targetIds.narrow(1, 0, width));
@@ -461,11 +461,11 @@ internal sealed class FastAttributionRun
     {
         if (!ig)
         {
-            return sequences == grad.shape[0] ? grad : torch.zeros([sequences, .. grad.shape[1..]], device: grad.device).index_add_(0, slot, grad, 1.0);
+            return sequences == grad.shape[0] ? grad : torch.zeros([sequences, .. grad.shape[1..]], device: grad.device).index_add_(0, slot, grad, SafeScalars.OneFloat);
         }
 
         Tensor weighted = grad * sizes;
-        return torch.zeros([sequences, .. grad.shape[1..]], device: grad.device).index_add_(0, slot, weighted, 1.0);
+        return torch.zeros([sequences, .. grad.shape[1..]], device: grad.device).index_add_(0, slot, weighted, SafeScalars.OneFloat);
     }
 
     /// <summary>A running sum owned by the caller (outside every dispose scope); the previous total is disposed.</summary>
@@ -476,7 +476,7 @@ internal sealed class FastAttributionRun
             return total;
         }
 
-        Tensor result = (total is null ? part.clone() : total + part).DetachFromDisposeScope();
+        Tensor result = (total is null ? part.clone() : total.Plus(part)).DetachFromDisposeScope();
         total?.Dispose();
         return result;
     }

@@ -62,7 +62,7 @@ internal static class GradientAttributor
             cancellationToken.ThrowIfCancellationRequested();
             int count = Math.Min(chunk, steps - start);
             Tensor[] partial = IntegratedGradientsChunk(forward, inputs, baselines, alphas.AsSpan(start, count).ToArray(), stepSizes.AsSpan(start, count).ToArray());
-            total = total is null ? partial : total.Zip(partial, (a, b) => a + b).ToArray();
+            total = total is null ? partial : total.Zip(partial, (a, b) => a.Plus(b)).ToArray();
         }
 
         return total!;
@@ -81,7 +81,7 @@ internal static class GradientAttributor
         using var noGrad = torch.no_grad();
         Tensor end = forward(inputs, 1);
         Tensor start = forward(baselines, 1);
-        Tensor total = attributions.Select(a => a.detach().reshape(a.shape[0], -1).sum(1)).Aggregate((x, y) => x + y);
+        Tensor total = attributions.Select(a => a.detach().reshape(a.shape[0], -1).sum(1)).Aggregate((x, y) => x.Plus(y));
         return total - (end - start).to(total.dtype);
     }
 
@@ -93,7 +93,7 @@ internal static class GradientAttributor
         for (int i = 0; i < inputs.Count; i++)
         {
             Tensor difference = inputs[i] - baselines[i];
-            scaled[i] = torch.cat(alphas.Select(a => baselines[i] + (difference * a)).ToArray(), 0);
+            scaled[i] = torch.cat(alphas.Select(a => baselines[i].Plus(difference.Times(a))).ToArray(), 0);
         }
 
         Tensor[] grads = Gradients(forward, scaled, n);

@@ -79,7 +79,7 @@ public static class StepFunctionEvaluator
             Probability p => (p.LogProb ? logits.log_softmax(-1) : logits.softmax(-1)).gather(-1, target).squeeze(-1),
             Entropy => EntropyOf(logits),
             CrossEntropy => CrossEntropyOf(logits, context.TargetIds),
-            Perplexity => torch.pow(2.0, CrossEntropyOf(logits, context.TargetIds)),
+            Perplexity => PowerOfTwo(CrossEntropyOf(logits, context.TargetIds)),
             TopPSize t => TopPSizeOf(logits, t.TopP),
             ContrastLogits => TokenScore(ContrastSideLogits(context), ContrastTarget(context), null),
             ContrastProbability c => TokenScore(ContrastSideLogits(context), ContrastTarget(context), c.LogProb),
@@ -87,7 +87,7 @@ public static class StepFunctionEvaluator
             ContrastProbabilityDifference d =>
                 TokenScore(logits, context.TargetIds, d.LogProb) - TokenScore(ContrastSideLogits(context), ContrastTarget(context), d.LogProb),
             Pcxmi => -torch.log2(TokenScore(logits, context.TargetIds, false) / TokenScore(ContrastSideLogits(context), ContrastTarget(context), false)),
-            InContextPvi => -TokenScore(logits, context.TargetIds, true) + TokenScore(ContrastSideLogits(context), ContrastTarget(context), true),
+            InContextPvi => (-TokenScore(logits, context.TargetIds, true)).Plus(TokenScore(ContrastSideLogits(context), ContrastTarget(context), true)),
             KlDivergence k => KlDivergenceOf(context, k),
             McDropoutProbabilityAverage m => McDropoutOf(context, m),
             CustomStepFunction c => Custom.TryGetValue(c.Id, out var fn)
@@ -163,19 +163,19 @@ public static class StepFunctionEvaluator
 
         if (k.TopP < 1.0)
         {
-            Tensor removed = TopPMask(original + contrast, k.TopP, k.MinTokensToKeep);
-            original = original.masked_fill(removed, float.NegativeInfinity);
-            contrast = contrast.masked_fill(removed, float.NegativeInfinity);
+            Tensor removed = TopPMask(original.Plus(contrast), k.TopP, k.MinTokensToKeep);
+            original = original.masked_fill(removed, SafeScalars.NegativeInfinity);
+            contrast = contrast.masked_fill(removed, SafeScalars.NegativeInfinity);
         }
 
         if (k.TopK > 0)
         {
-            Tensor merged = original + contrast;
+            Tensor merged = original.Plus(contrast);
             int kept = Math.Max(k.TopK, k.MinTokensToKeep);
             Tensor threshold = merged.topk(kept).values.narrow(-1, kept - 1, 1);
             Tensor removed = merged < threshold;
-            original = original.masked_fill(removed, float.NegativeInfinity);
-            contrast = contrast.masked_fill(removed, float.NegativeInfinity);
+            original = original.masked_fill(removed, SafeScalars.NegativeInfinity);
+            contrast = contrast.masked_fill(removed, SafeScalars.NegativeInfinity);
         }
 
         // KL(original || contrast) with both distributions given as log-probabilities, summed per row.
@@ -198,9 +198,17 @@ public static class StepFunctionEvaluator
         }
 
         var (sorted, indices) = logits.sort(-1, descending: false);
-        Tensor sortedRemoved = sorted.softmax(-1).cumsum(-1) <= (1 - topP);
+        using Scalar keep = (1 - topP).ToScalar();
+        Tensor sortedRemoved = sorted.softmax(-1).cumsum(-1).le(keep);
         sortedRemoved[TensorIndex.Ellipsis, TensorIndex.Slice(-minTokensToKeep)] = torch.tensor(false);
         return sortedRemoved.scatter(-1, indices, sortedRemoved);
+    }
+
+    /// <summary>2 ** <paramref name="exponent"/> (the base a float64 0-d tensor, as <c>torch.pow(2.0, t)</c> makes it).</summary>
+    private static Tensor PowerOfTwo(Tensor exponent)
+    {
+        using Tensor two = torch.tensor(2.0);
+        return torch.pow(two, exponent);
     }
 
     private static Tensor EntropyOf(Tensor logits)
@@ -224,7 +232,8 @@ public static class StepFunctionEvaluator
         // Tokens whose ascending cumulative probability stays <= 1 - top_p are removed; the most likely one is kept.
         var (sorted, _) = logits.sort(-1, descending: false);
         Tensor cumulative = sorted.softmax(-1).cumsum(-1);
-        Tensor removed = cumulative <= (1 - topP);
+        using Scalar keep = (1 - topP).ToScalar();
+        Tensor removed = cumulative.le(keep);
         removed[TensorIndex.Ellipsis, -1] = torch.tensor(false);
         Tensor kept = removed.logical_not().sum(-1);
         return kept.to(ScalarType.Float32);

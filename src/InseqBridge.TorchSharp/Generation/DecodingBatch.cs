@@ -72,7 +72,8 @@ internal sealed class DecodingBatch : IDisposable
                 sequences[b] = [start];
             }
 
-            return new DecodingBatch(model, sequences, pad, encoder, attention, torch.full(batch, 1, start, dtype: ScalarType.Int64, device: device), null);
+            using Scalar startId = start.ToScalar();
+            return new DecodingBatch(model, sequences, pad, encoder, attention, torch.full(batch, 1, startId, dtype: ScalarType.Int64, device: device), null);
         }
 
         for (int b = 0; b < batch; b++)
@@ -91,8 +92,8 @@ internal sealed class DecodingBatch : IDisposable
         if (!_model.IsEncoderDecoder)
         {
             // Positions from the attention mask, as transformers' prepare_inputs_for_generation computes them.
-            Tensor cum = _decoderMask!.cumsum(1) - 1;
-            cum = cum.masked_fill(_decoderMask == 0, 1);
+            Tensor cum = _decoderMask!.cumsum(1).Minus(1);
+            cum = cum.FillWhere(_decoderMask.eq(SafeScalars.Zero), 1);
             positions = cum.narrow(1, cum.shape[1] - _stepInput.shape[1], _stepInput.shape[1]);
         }
 

@@ -106,7 +106,7 @@ public sealed class BartModel : TransformerLanguageModel
             string p = $"model.encoder.layers.{i}.";
             var (attn, probabilities) = Attention(h, h, mask, p + "self_attn.", _config.EncoderHeads, AttentionSite.EncoderSelf, i, null, options);
             attentions?.Add(probabilities);
-            h = LayerNorm(h + Dropout(attn, _config.Dropout, options), W(p + "self_attn_layer_norm.weight"), W(p + "self_attn_layer_norm.bias"), 1e-5);
+            h = LayerNorm(h.Plus(Dropout(attn, _config.Dropout, options)), W(p + "self_attn_layer_norm.weight"), W(p + "self_attn_layer_norm.bias"), 1e-5);
             h = FeedForward(h, p, options);
         }
 
@@ -153,11 +153,11 @@ public sealed class BartModel : TransformerLanguageModel
             string p = $"model.decoder.layers.{i}.";
             var (attn, probabilities) = Attention(h, h, selfMask, p + "self_attn.", _config.DecoderHeads, AttentionSite.DecoderSelf, i, cache, options);
             attentions?.Add(probabilities);
-            h = LayerNorm(h + Dropout(attn, _config.Dropout, options), W(p + "self_attn_layer_norm.weight"), W(p + "self_attn_layer_norm.bias"), 1e-5);
+            h = LayerNorm(h.Plus(Dropout(attn, _config.Dropout, options)), W(p + "self_attn_layer_norm.weight"), W(p + "self_attn_layer_norm.bias"), 1e-5);
 
             var (cross, crossProbabilities) = Attention(h, encoder.LastHiddenState, crossMask, p + "encoder_attn.", _config.DecoderHeads, AttentionSite.Cross, i, cache, options);
             crossAttentions?.Add(crossProbabilities);
-            h = LayerNorm(h + Dropout(cross, _config.Dropout, options), W(p + "encoder_attn_layer_norm.weight"), W(p + "encoder_attn_layer_norm.bias"), 1e-5);
+            h = LayerNorm(h.Plus(Dropout(cross, _config.Dropout, options)), W(p + "encoder_attn_layer_norm.weight"), W(p + "encoder_attn_layer_norm.bias"), 1e-5);
             h = FeedForward(h, p, options);
         }
 
@@ -180,7 +180,7 @@ public sealed class BartModel : TransformerLanguageModel
     public override Tensor LanguageModelHead(Tensor hidden)
     {
         Tensor logits = nn.functional.linear(hidden, EmbeddingMatrix);
-        return OptionalW("final_logits_bias") is Tensor bias ? logits + bias : logits;
+        return OptionalW("final_logits_bias") is Tensor bias ? logits.Plus(bias) : logits;
     }
 
     private Tensor Embed(Tensor inputsEmbeds, string prefix, int past)
@@ -194,11 +194,11 @@ public sealed class BartModel : TransformerLanguageModel
         else
         {
             // BartLearnedPositionalEmbedding: ids past..past+len-1, offset by 2.
-            Tensor ids = torch.arange(past + 2, past + 2 + length, device: inputsEmbeds.device);
+            Tensor ids = SafeScalars.Arange(past + 2, past + 2 + length, inputsEmbeds.device);
             positions = Embedding(ids, W(prefix + "embed_positions.weight"));
         }
 
-        Tensor h = inputsEmbeds + positions;
+        Tensor h = inputsEmbeds.Plus(positions);
         Tensor? lnWeight = OptionalW(prefix + "layernorm_embedding.weight");
         if (lnWeight is not null)
         {
@@ -217,7 +217,7 @@ public sealed class BartModel : TransformerLanguageModel
         Tensor y = Activation(_config.Activation, Linear(h, W(p + "fc1.weight"), W(p + "fc1.bias")), options);
         y = Dropout(y, _config.ActivationDropout, options);
         y = Dropout(Linear(y, W(p + "fc2.weight"), W(p + "fc2.bias")), _config.Dropout, options);
-        return LayerNorm(h + y, W(p + "final_layer_norm.weight"), W(p + "final_layer_norm.bias"), 1e-5);
+        return LayerNorm(h.Plus(y), W(p + "final_layer_norm.weight"), W(p + "final_layer_norm.bias"), 1e-5);
     }
 
     /// <summary>Marian's static table: sin of even-indexed angles in the first half, cos of odd ones in the second,

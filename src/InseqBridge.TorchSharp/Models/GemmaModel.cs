@@ -71,7 +71,7 @@ public sealed class GemmaModel : TransformerLanguageModel
         double eps = _config.RmsNormEpsilon;
 
         using var scope = torch.NewDisposeScope();
-        Tensor positions = positionIds ?? torch.arange(past, past + length, device: inputsEmbeds.device).unsqueeze(0);
+        Tensor positions = positionIds ?? SafeScalars.Arange(past, past + length, inputsEmbeds.device).unsqueeze(0);
         var (cos, sin) = _rotary.Tables(positions, inputsEmbeds.dtype);
         Tensor mask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
 
@@ -107,15 +107,15 @@ public sealed class GemmaModel : TransformerLanguageModel
                 v = options.ValueHook(AttentionSite.DecoderSelf, i, v);
             }
 
-            Tensor scores = torch.matmul(q, k.transpose(2, 3)) / Math.Sqrt(headDim);
+            Tensor scores = torch.matmul(q, k.transpose(2, 3)).DividedBy(Math.Sqrt(headDim));
             var (context, probabilities) = Attend(scores, mask, v, _config.AttentionDropout, options);
             attentions?.Add(probabilities);
-            h = h + Linear(MergeHeads(context), W(p + "self_attn.o_proj.weight"), OptionalW(p + "self_attn.o_proj.bias"));
+            h = h.Plus(Linear(MergeHeads(context), W(p + "self_attn.o_proj.weight"), OptionalW(p + "self_attn.o_proj.bias")));
 
             Tensor y = Norm(h, W(p + "post_attention_layernorm.weight"), eps);
             Tensor gate = Activation(_config.Activation, Linear(y, W(p + "mlp.gate_proj.weight"), null), options);
             Tensor up = Linear(y, W(p + "mlp.up_proj.weight"), null);
-            h = h + Linear(gate * up, W(p + "mlp.down_proj.weight"), null);
+            h = h.Plus(Linear(gate * up, W(p + "mlp.down_proj.weight"), null));
         }
 
         h = Norm(h, W("model.norm.weight"), eps);
@@ -138,8 +138,8 @@ public sealed class GemmaModel : TransformerLanguageModel
     {
         using var scope = torch.NewDisposeScope();
         Tensor x32 = x.to(ScalarType.Float32);
-        Tensor normed = x32 * torch.rsqrt(x32.pow(2).mean([-1], keepdim: true) + eps);
-        Tensor output = normed * (weight.to(ScalarType.Float32) + 1.0);
+        Tensor normed = x32 * torch.rsqrt(x32.Power(2).mean([-1], keepdim: true).Plus(eps));
+        Tensor output = normed * weight.to(ScalarType.Float32).Plus(1.0);
         return output.to(x.dtype).MoveToOuterDisposeScope();
     }
 

@@ -86,8 +86,8 @@ public sealed class Gpt2Model : TransformerLanguageModel
         var hiddenStates = options.OutputHiddenStates ? new List<Tensor>() : null;
 
         using var scope = torch.NewDisposeScope();
-        Tensor positions = positionIds ?? torch.arange(past, past + length, device: inputsEmbeds.device).unsqueeze(0);
-        Tensor h = Dropout(inputsEmbeds + Embedding(positions, W(_prefix + "wpe.weight")), _config.EmbeddingDropout, options);
+        Tensor positions = positionIds ?? SafeScalars.Arange(past, past + length, inputsEmbeds.device).unsqueeze(0);
+        Tensor h = Dropout(inputsEmbeds.Plus(Embedding(positions, W(_prefix + "wpe.weight"))), _config.EmbeddingDropout, options);
         Tensor mask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
 
         for (int i = 0; i < _config.Layers; i++)
@@ -119,24 +119,24 @@ public sealed class Gpt2Model : TransformerLanguageModel
             Tensor scores = torch.matmul(q, k.transpose(-1, -2));
             if (_config.ScaleAttentionWeights)
             {
-                scores = scores / Math.Sqrt(_headDim);
+                scores = scores.DividedBy(Math.Sqrt(_headDim));
             }
 
             if (_config.ScaleAttentionByInverseLayerIndex)
             {
-                scores = scores / (i + 1.0);
+                scores = scores.DividedBy(i + 1.0);
             }
 
             var (context, probabilities) = Attend(scores, mask, v, _config.AttentionDropout, options);
             attentions?.Add(probabilities);
             Tensor attnOut = Dropout(Conv1D(MergeHeads(context), W(p + "attn.c_proj.weight"), W(p + "attn.c_proj.bias")), _config.ResidualDropout, options);
-            h = h + attnOut;
+            h = h.Plus(attnOut);
 
             Tensor y = LayerNorm(h, W(p + "ln_2.weight"), W(p + "ln_2.bias"), _config.LayerNormEpsilon);
             y = Conv1D(y, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"));
             y = Activation(_config.Activation, y, options);
             y = Dropout(Conv1D(y, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias")), _config.ResidualDropout, options);
-            h = h + y;
+            h = h.Plus(y);
         }
 
         h = LayerNorm(h, W(_prefix + "ln_f.weight"), W(_prefix + "ln_f.bias"), _config.LayerNormEpsilon);

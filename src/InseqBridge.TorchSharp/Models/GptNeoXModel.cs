@@ -80,7 +80,7 @@ public sealed class GptNeoXModel : TransformerLanguageModel
         double eps = _config.LayerNormEpsilon;
 
         using var scope = torch.NewDisposeScope();
-        Tensor positions = positionIds ?? torch.arange(past, past + length, device: inputsEmbeds.device).unsqueeze(0);
+        Tensor positions = positionIds ?? SafeScalars.Arange(past, past + length, inputsEmbeds.device).unsqueeze(0);
         var (cos, sin) = _rotary.Tables(positions, inputsEmbeds.dtype);
         Tensor mask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
         Tensor scale = _scale.to(inputsEmbeds.dtype).to(inputsEmbeds.device);
@@ -123,13 +123,13 @@ public sealed class GptNeoXModel : TransformerLanguageModel
             if (_config.ParallelResidual)
             {
                 Tensor mlpOut = Mlp(LayerNorm(h, W(p + "post_attention_layernorm.weight"), W(p + "post_attention_layernorm.bias"), eps), p, options);
-                h = mlpOut + attnOut + h;
+                h = mlpOut.Plus(attnOut).Plus(h);
             }
             else
             {
-                Tensor attnResidual = attnOut + h;
+                Tensor attnResidual = attnOut.Plus(h);
                 Tensor mlpOut = Mlp(LayerNorm(attnResidual, W(p + "post_attention_layernorm.weight"), W(p + "post_attention_layernorm.bias"), eps), p, options);
-                h = mlpOut + attnResidual;
+                h = mlpOut.Plus(attnResidual);
             }
         }
 

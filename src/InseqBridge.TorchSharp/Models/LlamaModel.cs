@@ -114,7 +114,7 @@ public sealed class LlamaModel : TransformerLanguageModel
         int heads = _config.Heads, kvHeads = _config.KeyValueHeads, headDim = _config.HeadDim;
 
         using var scope = torch.NewDisposeScope();
-        Tensor positions = positionIds ?? torch.arange(past, past + length, device: inputsEmbeds.device).unsqueeze(0);
+        Tensor positions = positionIds ?? SafeScalars.Arange(past, past + length, inputsEmbeds.device).unsqueeze(0);
         Tensor h = ToComputeType(inputsEmbeds);
         var (cos, sin) = RotaryTables(positions, h.dtype);
         Tensor mask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
@@ -128,8 +128,8 @@ public sealed class LlamaModel : TransformerLanguageModel
             Tensor q = SplitHeads(Linear(x, W(p + "self_attn.q_proj.weight"), OptionalW(p + "self_attn.q_proj.bias")), heads, headDim);
             Tensor k = SplitHeads(Linear(x, W(p + "self_attn.k_proj.weight"), OptionalW(p + "self_attn.k_proj.bias")), kvHeads, headDim);
             Tensor v = SplitHeads(Linear(x, W(p + "self_attn.v_proj.weight"), OptionalW(p + "self_attn.v_proj.bias")), kvHeads, headDim);
-            q = q * cos + RotateHalf(q) * sin;
-            k = k * cos + RotateHalf(k) * sin;
+            q = (q * cos).Plus(RotateHalf(q) * sin);
+            k = (k * cos).Plus(RotateHalf(k) * sin);
             if (cache is not null)
             {
                 if (cache.TryGet(AttentionSite.DecoderSelf, i, out var kv))
@@ -148,7 +148,7 @@ public sealed class LlamaModel : TransformerLanguageModel
                 v = options.ValueHook(AttentionSite.DecoderSelf, i, v);
             }
 
-            Tensor scores = torch.matmul(q, k.transpose(2, 3)) / Math.Sqrt(headDim);
+            Tensor scores = torch.matmul(q, k.transpose(2, 3)).DividedBy(Math.Sqrt(headDim));
             Tensor layerMask = mask;
             if (_config.LayerSlidingWindows.Count > i && _config.LayerSlidingWindows[i] is int window)
             {
@@ -157,12 +157,12 @@ public sealed class LlamaModel : TransformerLanguageModel
 
             var (context, probabilities) = Attend(scores, layerMask, v, _config.AttentionDropout, options);
             attentions?.Add(probabilities);
-            h = h + Linear(MergeHeads(context), W(p + "self_attn.o_proj.weight"), OptionalW(p + "self_attn.o_proj.bias"));
+            h = h.Plus(Linear(MergeHeads(context), W(p + "self_attn.o_proj.weight"), OptionalW(p + "self_attn.o_proj.bias")));
 
             Tensor y = RmsNorm(h, W(p + "post_attention_layernorm.weight"), _config.RmsNormEpsilon);
             Tensor gate = Activation(_config.Activation, Linear(y, W(p + "mlp.gate_proj.weight"), OptionalW(p + "mlp.gate_proj.bias")), options);
             Tensor up = Linear(y, W(p + "mlp.up_proj.weight"), OptionalW(p + "mlp.up_proj.bias"));
-            h = h + Linear(gate * up, W(p + "mlp.down_proj.weight"), OptionalW(p + "mlp.down_proj.bias"));
+            h = h.Plus(Linear(gate * up, W(p + "mlp.down_proj.weight"), OptionalW(p + "mlp.down_proj.bias")));
         }
 
         h = RmsNorm(h, W("model.norm.weight"), _config.RmsNormEpsilon);

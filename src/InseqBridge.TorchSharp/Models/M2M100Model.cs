@@ -47,7 +47,7 @@ public sealed class M2M100Model : TransformerLanguageModel
         var hiddenStates = options.OutputHiddenStates ? new List<Tensor>() : null;
 
         using var scope = torch.NewDisposeScope();
-        Tensor h = Dropout(inputsEmbeds + Positions(0, length, inputsEmbeds), _config.Dropout, options);
+        Tensor h = Dropout(inputsEmbeds.Plus(Positions(0, length, inputsEmbeds)), _config.Dropout, options);
         Tensor mask = AdditiveMask(attentionMask, batch, length, length, causal: false, inputsEmbeds.device);
         for (int i = 0; i < _config.EncoderLayers; i++)
         {
@@ -62,7 +62,7 @@ public sealed class M2M100Model : TransformerLanguageModel
             Tensor normed = Norm(h, p + "self_attn_layer_norm.");
             var (attn, probabilities) = Attention(normed, normed, mask, p + "self_attn.", _config.EncoderHeads, AttentionSite.EncoderSelf, i, null, options);
             attentions?.Add(probabilities);
-            h = h + Dropout(attn, _config.Dropout, options);
+            h = h.Plus(Dropout(attn, _config.Dropout, options));
             h = FeedForward(h, p, options);
         }
 
@@ -93,7 +93,7 @@ public sealed class M2M100Model : TransformerLanguageModel
         var hiddenStates = options.OutputHiddenStates ? new List<Tensor>() : null;
 
         using var scope = torch.NewDisposeScope();
-        Tensor h = Dropout(inputsEmbeds + Positions(past, length, inputsEmbeds), _config.Dropout, options);
+        Tensor h = Dropout(inputsEmbeds.Plus(Positions(past, length, inputsEmbeds)), _config.Dropout, options);
         Tensor selfMask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
         Tensor crossMask = AdditiveMask(encoderAttentionMask, batch, length, source, causal: false, inputsEmbeds.device);
         for (int i = 0; i < _config.DecoderLayers; i++)
@@ -110,12 +110,12 @@ public sealed class M2M100Model : TransformerLanguageModel
             Tensor normed = Norm(h, p + "self_attn_layer_norm.");
             var (attn, probabilities) = Attention(normed, normed, selfMask, p + "self_attn.", _config.DecoderHeads, AttentionSite.DecoderSelf, i, cache, options);
             attentions?.Add(probabilities);
-            h = h + Dropout(attn, _config.Dropout, options);
+            h = h.Plus(Dropout(attn, _config.Dropout, options));
 
             Tensor normedCross = Norm(h, p + "encoder_attn_layer_norm.");
             var (cross, crossProbabilities) = Attention(normedCross, encoder.LastHiddenState, crossMask, p + "encoder_attn.", _config.DecoderHeads, AttentionSite.Cross, i, cache, options);
             crossAttentions?.Add(crossProbabilities);
-            h = h + Dropout(cross, _config.Dropout, options);
+            h = h.Plus(Dropout(cross, _config.Dropout, options));
             h = FeedForward(h, p, options);
         }
 
@@ -183,9 +183,9 @@ public sealed class M2M100Model : TransformerLanguageModel
         using var noGrad = torch.no_grad();
         int dim = _config.HiddenSize, half = dim / 2;
         using Scalar step = (-Math.Log(10000) / (half - 1)).ToScalar();
-        Tensor frequencies = torch.exp(torch.arange(half, dtype: ScalarType.Int64).to(ScalarType.Float32) * step);
+        Tensor frequencies = torch.exp(SafeScalars.Arange(0, half).to(ScalarType.Float32) * step);
         long first = _config.PaddingIndex + 1 + past;
-        Tensor ids = torch.arange(first, first + length, dtype: ScalarType.Int64).to(ScalarType.Float32);
+        Tensor ids = SafeScalars.Arange(first, first + length).to(ScalarType.Float32);
         Tensor angles = ids.unsqueeze(1) * frequencies.unsqueeze(0);
         Tensor table = torch.cat([torch.sin(angles), torch.cos(angles)], 1);
         if (dim % 2 == 1)
@@ -207,6 +207,6 @@ public sealed class M2M100Model : TransformerLanguageModel
         Tensor y = Activation(_config.Activation, Linear(normed, W(p + "fc1.weight"), W(p + "fc1.bias")), options);
         y = Dropout(y, _config.ActivationDropout, options);
         y = Dropout(Linear(y, W(p + "fc2.weight"), W(p + "fc2.bias")), _config.Dropout, options);
-        return h + y;
+        return h.Plus(y);
     }
 }

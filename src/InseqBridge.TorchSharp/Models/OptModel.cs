@@ -93,11 +93,11 @@ public sealed class OptModel : TransformerLanguageModel
         Device device = inputsEmbeds.device;
         Tensor positions = positionIds ?? MaskPositions(attentionMask, batch, past, length, device);
         using Scalar offset = PositionOffset.ToScalar();
-        Tensor positionEmbeds = Embedding(positions + offset, W(Prefix + "embed_positions.weight"));
+        Tensor positionEmbeds = Embedding(positions.add(offset, SafeScalars.One), W(Prefix + "embed_positions.weight"));
         Tensor mask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, device);
         Tensor scale = _scale.to(inputsEmbeds.dtype).to(device);
         Tensor embeds = OptionalW(Prefix + "project_in.weight") is { } projectIn ? Linear(inputsEmbeds, projectIn, null) : inputsEmbeds;
-        Tensor h = embeds + positionEmbeds;
+        Tensor h = embeds.Plus(positionEmbeds);
 
         for (int i = 0; i < _config.Layers; i++)
         {
@@ -132,7 +132,7 @@ public sealed class OptModel : TransformerLanguageModel
             var (context, probabilities) = Attend(torch.matmul(q, k.transpose(-1, -2)), mask, v, _config.AttentionDropout, options);
             attentions?.Add(probabilities);
             Tensor attnOut = Linear(MergeHeads(context), W(p + "self_attn.out_proj.weight"), OptionalW(p + "self_attn.out_proj.bias"));
-            h = residual + Dropout(attnOut, _config.Dropout, options);
+            h = residual.Plus(Dropout(attnOut, _config.Dropout, options));
             if (!_config.LayerNormBefore)
             {
                 h = Norm(h, p + "self_attn_layer_norm");
@@ -143,7 +143,7 @@ public sealed class OptModel : TransformerLanguageModel
             y = Linear(y, W(p + "fc1.weight"), OptionalW(p + "fc1.bias"));
             y = Activation(_config.Activation, y, options);
             y = Linear(y, W(p + "fc2.weight"), OptionalW(p + "fc2.bias"));
-            h = residual + Dropout(y, _config.Dropout, options);
+            h = residual.Plus(Dropout(y, _config.Dropout, options));
             if (!_config.LayerNormBefore)
             {
                 h = Norm(h, p + "final_layer_norm");
@@ -180,7 +180,7 @@ public sealed class OptModel : TransformerLanguageModel
     {
         if (attentionMask is null)
         {
-            return torch.arange(past, past + length, device: device).unsqueeze(0).expand(batch, length);
+            return SafeScalars.Arange(past, past + length, device).unsqueeze(0).expand(batch, length);
         }
 
         Tensor m = attentionMask.to(ScalarType.Int64);

@@ -75,7 +75,7 @@ public sealed class PhiModel : TransformerLanguageModel
         double eps = _config.LayerNormEpsilon;
 
         using var scope = torch.NewDisposeScope();
-        Tensor positions = positionIds ?? torch.arange(past, past + length, device: inputsEmbeds.device).unsqueeze(0);
+        Tensor positions = positionIds ?? SafeScalars.Arange(past, past + length, inputsEmbeds.device).unsqueeze(0);
         var (cos, sin) = _rotary.Tables(positions, inputsEmbeds.dtype);
         Tensor mask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
         Tensor h = Dropout(inputsEmbeds, _config.EmbeddingDropout, options);
@@ -115,7 +115,7 @@ public sealed class PhiModel : TransformerLanguageModel
                 v = options.ValueHook(AttentionSite.DecoderSelf, i, v);
             }
 
-            Tensor scores = torch.matmul(q.to(ScalarType.Float32), k.to(ScalarType.Float32).transpose(2, 3)) / Math.Sqrt(headDim);
+            Tensor scores = torch.matmul(q.to(ScalarType.Float32), k.to(ScalarType.Float32).transpose(2, 3)).DividedBy(Math.Sqrt(headDim));
             var (context, probabilities) = Attend(scores, mask, v, _config.AttentionDropout, options);
             attentions?.Add(probabilities);
             Tensor attnOut = Linear(MergeHeads(context), W(p + "self_attn.dense.weight"), OptionalW(p + "self_attn.dense.bias"));
@@ -124,7 +124,7 @@ public sealed class PhiModel : TransformerLanguageModel
             Tensor y = Linear(x, W(p + "mlp.fc1.weight"), OptionalW(p + "mlp.fc1.bias"));
             y = Activation(_config.Activation, y, options);
             y = Dropout(Linear(y, W(p + "mlp.fc2.weight"), OptionalW(p + "mlp.fc2.bias")), _config.ResidualDropout, options);
-            h = attnOut + y + h;
+            h = attnOut.Plus(y).Plus(h);
         }
 
         h = LayerNorm(h, W("model.final_layernorm.weight"), W("model.final_layernorm.bias"), eps);

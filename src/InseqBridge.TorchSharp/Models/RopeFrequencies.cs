@@ -14,8 +14,9 @@ internal static class RopeFrequencies
     public static Tensor Default(double theta, int dim)
     {
         using var scope = torch.NewDisposeScope();
-        Tensor exponents = torch.arange(0, dim, 2, dtype: ScalarType.Int64).to(ScalarType.Float32).div(dim);
-        return torch.pow(theta, exponents).reciprocal().MoveToOuterDisposeScope();
+        Tensor exponents = SafeScalars.Arange(0, dim, 2).to(ScalarType.Float32).DividedBy(dim);
+        Tensor @base = torch.tensor(theta);
+        return torch.pow(@base, exponents).reciprocal().MoveToOuterDisposeScope();
     }
 
     /// <summary>The frequencies used at load time (and, for dynamic scaling, for sequences within max_position_embeddings).</summary>
@@ -26,7 +27,7 @@ internal static class RopeFrequencies
         switch (scaling?.Type)
         {
             case "linear":
-                inv = inv.div(scaling.Factor);
+                inv = inv.DividedBy(scaling.Factor);
                 break;
             case "llama3":
                 inv = Llama3(inv, scaling);
@@ -45,8 +46,8 @@ internal static class RopeFrequencies
         using var scope = torch.NewDisposeScope();
         // transformers computes this from a 0-d int64 tensor, so every step is a float32 tensor operation.
         Tensor length = torch.tensor(sequenceLength, ScalarType.Int64);
-        Tensor grown = length.mul(factor).div(maxPositions).sub(factor - 1).pow(dim / (dim - 2.0)).mul(theta);
-        Tensor exponents = torch.arange(0, dim, 2, dtype: ScalarType.Int64).to(ScalarType.Float32).div(dim);
+        Tensor grown = length.Times(factor).DividedBy(maxPositions).Minus(factor - 1).Power(dim / (dim - 2.0)).Times(theta);
+        Tensor exponents = SafeScalars.Arange(0, dim, 2).to(ScalarType.Float32).DividedBy(dim);
         return torch.pow(grown, exponents).reciprocal().MoveToOuterDisposeScope();
     }
 
@@ -55,11 +56,13 @@ internal static class RopeFrequencies
     {
         double lowFreqWavelength = s.OriginalMaxPositionEmbeddings / s.LowFreqFactor;
         double highFreqWavelength = s.OriginalMaxPositionEmbeddings / s.HighFreqFactor;
-        Tensor wavelength = inv.reciprocal().mul(2 * Math.PI);
-        Tensor scaled = torch.where(wavelength.gt(lowFreqWavelength), inv.div(s.Factor), inv);
-        Tensor smooth = wavelength.reciprocal().mul(s.OriginalMaxPositionEmbeddings).sub(s.LowFreqFactor).div(s.HighFreqFactor - s.LowFreqFactor);
-        Tensor smoothed = torch.ones_like(smooth).sub(smooth).mul(scaled).div(s.Factor).add(smooth.mul(scaled));
-        Tensor medium = wavelength.lt(highFreqWavelength).logical_not().logical_and(wavelength.gt(lowFreqWavelength).logical_not());
+        using Scalar low = lowFreqWavelength.ToScalar();
+        using Scalar high = highFreqWavelength.ToScalar();
+        Tensor wavelength = inv.reciprocal().Times(2 * Math.PI);
+        Tensor scaled = torch.where(wavelength.gt(low), inv.DividedBy(s.Factor), inv);
+        Tensor smooth = wavelength.reciprocal().Times(s.OriginalMaxPositionEmbeddings).Minus(s.LowFreqFactor).DividedBy(s.HighFreqFactor - s.LowFreqFactor);
+        Tensor smoothed = torch.ones_like(smooth).sub(smooth).mul(scaled).DividedBy(s.Factor).Plus(smooth.mul(scaled));
+        Tensor medium = wavelength.lt(high).logical_not().logical_and(wavelength.gt(low).logical_not());
         return torch.where(medium, smoothed, scaled);
     }
 }

@@ -18,8 +18,9 @@ internal sealed class RotaryEmbedding : IDisposable
         Dims = dims;
         using (torch.NewDisposeScope())
         {
-            Tensor exponents = torch.arange(0, dims, 2, dtype: ScalarType.Int64).to(ScalarType.Float32) / dims;
-            _inverseFrequencies = (1.0 / torch.pow(theta, exponents)).to(ScalarType.Float32).DetachFromDisposeScope();
+            Tensor exponents = SafeScalars.Arange(0, dims, 2).to(ScalarType.Float32).DividedBy(dims);
+            Tensor @base = torch.tensor(theta);
+            _inverseFrequencies = torch.pow(@base, exponents).DividedInto(1.0).to(ScalarType.Float32).DetachFromDisposeScope();
         }
     }
 
@@ -50,12 +51,12 @@ internal sealed class RotaryEmbedding : IDisposable
         long headDim = x.shape[^1];
         if (Dims == headDim)
         {
-            return ((x * cos) + (RotateHalf(x) * sin)).MoveToOuterDisposeScope();
+            return (x * cos).Plus(RotateHalf(x) * sin).MoveToOuterDisposeScope();
         }
 
         Tensor rotated = x.narrow(-1, 0, Dims);
         Tensor pass = x.narrow(-1, Dims, headDim - Dims);
-        rotated = (rotated * cos) + (RotateHalf(rotated) * sin);
+        rotated = (rotated * cos).Plus(RotateHalf(rotated) * sin);
         return torch.cat([rotated, pass], -1).MoveToOuterDisposeScope();
     }
 

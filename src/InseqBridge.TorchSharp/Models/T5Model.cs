@@ -45,7 +45,7 @@ public sealed class T5Model : TransformerLanguageModel
 
         using var scope = torch.NewDisposeScope();
         Tensor mask = AdditiveMask(attentionMask, batch, length, length, causal: false, inputsEmbeds.device);
-        Tensor bias = PositionBias("encoder.", length, length, 0, bidirectional: true, inputsEmbeds.device) + mask;
+        Tensor bias = PositionBias("encoder.", length, length, 0, bidirectional: true, inputsEmbeds.device).Plus(mask);
         Tensor h = Dropout(inputsEmbeds, _config.DropoutRate, options);
         for (int i = 0; i < _config.EncoderLayers; i++)
         {
@@ -54,7 +54,7 @@ public sealed class T5Model : TransformerLanguageModel
             Tensor normed = RmsNorm(h, W(p + "0.layer_norm.weight"), _config.LayerNormEpsilon);
             var (attn, probabilities) = Attention(normed, normed, bias, p + "0.SelfAttention.", AttentionSite.EncoderSelf, i, null, options);
             attentions?.Add(probabilities);
-            h = h + Dropout(attn, _config.DropoutRate, options);
+            h = h.Plus(Dropout(attn, _config.DropoutRate, options));
             h = FeedForward(h, p + "1.", options);
         }
 
@@ -86,7 +86,7 @@ public sealed class T5Model : TransformerLanguageModel
 
         using var scope = torch.NewDisposeScope();
         Tensor selfMask = AdditiveMask(attentionMask, batch, length, past + length, causal: true, inputsEmbeds.device);
-        Tensor selfBias = PositionBias("decoder.", length, past + length, past, bidirectional: false, inputsEmbeds.device) + selfMask;
+        Tensor selfBias = PositionBias("decoder.", length, past + length, past, bidirectional: false, inputsEmbeds.device).Plus(selfMask);
         Tensor crossBias = AdditiveMask(encoderAttentionMask, batch, length, source, causal: false, inputsEmbeds.device);
         Tensor h = Dropout(inputsEmbeds, _config.DropoutRate, options);
         for (int i = 0; i < _config.DecoderLayers; i++)
@@ -96,12 +96,12 @@ public sealed class T5Model : TransformerLanguageModel
             Tensor normed = RmsNorm(h, W(p + "0.layer_norm.weight"), _config.LayerNormEpsilon);
             var (attn, probabilities) = Attention(normed, normed, selfBias, p + "0.SelfAttention.", AttentionSite.DecoderSelf, i, cache, options);
             attentions?.Add(probabilities);
-            h = h + Dropout(attn, _config.DropoutRate, options);
+            h = h.Plus(Dropout(attn, _config.DropoutRate, options));
 
             Tensor normedCross = RmsNorm(h, W(p + "1.layer_norm.weight"), _config.LayerNormEpsilon);
             var (cross, crossProbabilities) = Attention(normedCross, encoder.LastHiddenState, crossBias, p + "1.EncDecAttention.", AttentionSite.Cross, i, cache, options);
             crossAttentions?.Add(crossProbabilities);
-            h = h + Dropout(cross, _config.DropoutRate, options);
+            h = h.Plus(Dropout(cross, _config.DropoutRate, options));
             h = FeedForward(h, p + "2.", options);
         }
 
@@ -124,7 +124,7 @@ public sealed class T5Model : TransformerLanguageModel
     public override Tensor LanguageModelHead(Tensor hidden)
     {
         Tensor head = OptionalW("lm_head.weight") is Tensor untied && !_config.TieWordEmbeddings ? untied : EmbeddingMatrix;
-        Tensor output = _config.TieWordEmbeddings ? hidden * Math.Pow(_config.HiddenSize, -0.5) : hidden;
+        Tensor output = _config.TieWordEmbeddings ? hidden.Times(Math.Pow(_config.HiddenSize, -0.5)) : hidden;
         return nn.functional.linear(output, head);
     }
 
@@ -184,14 +184,14 @@ public sealed class T5Model : TransformerLanguageModel
         }
 
         y = Dropout(y, _config.DropoutRate, options);
-        return h + Dropout(Linear(y, W(p + "DenseReluDense.wo.weight"), null), _config.DropoutRate, options);
+        return h.Plus(Dropout(Linear(y, W(p + "DenseReluDense.wo.weight"), null), _config.DropoutRate, options));
     }
 
     /// <summary>Relative position bias [1, heads, queries, keys] for queries at past..past+queries-1.</summary>
     private Tensor PositionBias(string stack, long queries, long keys, int past, bool bidirectional, Device device)
     {
-        Tensor context = torch.arange(past, past + queries, device: device).view(queries, 1);
-        Tensor memory = torch.arange(0, keys, device: device).view(1, keys);
+        Tensor context = SafeScalars.Arange(past, past + queries, device).view(queries, 1);
+        Tensor memory = SafeScalars.Arange(0, keys, device).view(1, keys);
         Tensor buckets = RelativeBucket(memory - context, bidirectional, _config.RelativeBuckets, _config.RelativeMaxDistance);
         Tensor table = W(stack + "block.0.layer.0.SelfAttention.relative_attention_bias.weight");
         Tensor values = Embedding(buckets, table); // [q, k, heads]
@@ -204,7 +204,7 @@ public sealed class T5Model : TransformerLanguageModel
         if (bidirectional)
         {
             buckets /= 2;
-            result = result + (relative > 0).to(ScalarType.Int64) * buckets;
+            result = result.Plus(relative.gt(SafeScalars.Zero).to(ScalarType.Int64).Times(buckets));
             relative = relative.abs();
         }
         else
@@ -213,9 +213,11 @@ public sealed class T5Model : TransformerLanguageModel
         }
 
         int maxExact = buckets / 2;
-        Tensor isSmall = relative < maxExact;
-        Tensor large = (torch.log(relative.to(ScalarType.Float32) / maxExact) / Math.Log((double)maxDistance / maxExact) * (buckets - maxExact)).to(ScalarType.Int64) + maxExact;
-        large = torch.minimum(large, torch.full_like(large, buckets - 1));
-        return result + torch.where(isSmall, relative, large);
+        using Scalar exact = maxExact.ToScalar();
+        using Scalar lastBucket = (buckets - 1).ToScalar();
+        Tensor isSmall = relative.lt(exact);
+        Tensor large = torch.log(relative.to(ScalarType.Float32).div(exact)).DividedBy(Math.Log((double)maxDistance / maxExact)).Times(buckets - maxExact).to(ScalarType.Int64).add(exact, SafeScalars.One);
+        large = torch.minimum(large, torch.full_like(large, lastBucket));
+        return result.Plus(torch.where(isSmall, relative, large));
     }
 }

@@ -76,7 +76,7 @@ public abstract class TransformerLanguageModel : IDisposable
 
         using (e)
         {
-            return e * EmbedScale;
+            return e.Times(EmbedScale);
         }
     }
 
@@ -128,7 +128,7 @@ public abstract class TransformerLanguageModel : IDisposable
     {
         int headDim = hiddenSize / heads;
         double scaling = Math.Pow(headDim, -0.5);
-        Tensor q = SplitHeads(Linear(hidden, W(p + "q_proj.weight"), W(p + "q_proj.bias")) * scaling, heads, headDim);
+        Tensor q = SplitHeads(Linear(hidden, W(p + "q_proj.weight"), W(p + "q_proj.bias")).Times(scaling), heads, headDim);
         Tensor k, v;
         if (site == AttentionSite.Cross && cache is not null && cache.TryGet(site, layer, out var cached))
         {

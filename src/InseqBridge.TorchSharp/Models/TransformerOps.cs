@@ -27,7 +27,8 @@ internal static class TransformerOps
     {
         if (options.HeadPositions is Tensor positions)
         {
-            using Tensor rows = torch.arange(hidden.shape[0], dtype: ScalarType.Int64, device: hidden.device).unsqueeze(1);
+            using Tensor range = SafeScalars.Arange(0, hidden.shape[0], hidden.device);
+            using Tensor rows = range.unsqueeze(1);
             return hidden.index([TensorIndex.Tensor(rows), TensorIndex.Tensor(positions)]);
         }
 
@@ -53,8 +54,8 @@ internal static class TransformerOps
     {
         using var scope = torch.NewDisposeScope();
         Tensor x32 = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
-        Tensor variance = x32.pow(2).mean([-1], keepdim: true);
-        Tensor normed = x32 * torch.rsqrt(variance + eps);
+        Tensor variance = x32.Power(2).mean([-1], keepdim: true);
+        Tensor normed = x32 * torch.rsqrt(variance.Plus(eps));
         if (x.dtype != ScalarType.Float32)
         {
             normed = normed.to(x.dtype);
@@ -81,8 +82,8 @@ internal static class TransformerOps
                 {
                     // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in transformers' operation order.
                     using var scope = torch.NewDisposeScope();
-                    Tensor inner = (x + torch.pow(x, 3.0) * 0.044715) * Math.Sqrt(2.0 / Math.PI);
-                    return (x * 0.5 * (torch.tanh(inner) + 1.0)).MoveToOuterDisposeScope();
+                    Tensor inner = x.Plus(x.Power(3.0).Times(0.044715)).Times(Math.Sqrt(2.0 / Math.PI));
+                    return (x.Times(0.5) * torch.tanh(inner).Plus(1.0)).MoveToOuterDisposeScope();
                 }
 
             case "relu":
@@ -124,12 +125,12 @@ internal static class TransformerOps
         if (causal)
         {
             long past = keys - queries;
-            Tensor q = torch.arange(past, keys, device: device).view(queries, 1);
-            Tensor k = torch.arange(0, keys, device: device).view(1, keys);
+            Tensor q = SafeScalars.Arange(past, keys, device).view(queries, 1);
+            Tensor k = SafeScalars.Arange(0, keys, device).view(1, keys);
             allowed = allowed & (k <= q).view(1, 1, queries, keys);
             if (slidingWindow is int window)
             {
-                using Scalar w = window;
+                using Scalar w = window.ToScalar();
                 allowed = allowed & (k > q - w).view(1, 1, queries, keys);
             }
         }
@@ -140,7 +141,7 @@ internal static class TransformerOps
         }
 
         Tensor mask = torch.zeros(batch, 1, queries, keys, dtype: ScalarType.Float32, device: device)
-            .masked_fill(allowed.logical_not(), MaskValue);
+            .masked_fill(allowed.logical_not(), SafeScalars.MostNegativeFloat);
         return mask.MoveToOuterDisposeScope();
     }
 
@@ -168,7 +169,7 @@ internal static class TransformerOps
         }
 
         Tensor keep = torch.empty(x.shape, ScalarType.Float32).bernoulli_(1.0 - p, generator).to(x.dtype).to(x.device);
-        return (x * keep * (1.0 / (1.0 - p))).MoveToOuterDisposeScope();
+        return (x * keep).Times(1.0 / (1.0 - p)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -208,7 +209,7 @@ internal static class TransformerOps
         Tensor scores, Tensor? additiveMask, Tensor values, double dropout = 0.0, ForwardOptions? options = null)
     {
         using var scope = torch.NewDisposeScope();
-        Tensor s = additiveMask is null ? scores : scores + additiveMask;
+        Tensor s = additiveMask is null ? scores : scores.Plus(additiveMask);
         Tensor p = s.softmax(-1, ScalarType.Float32);
         Tensor weights = values.dtype == ScalarType.Float32 ? p : p.to(values.dtype);
         Tensor context = torch.matmul(options is null ? weights : Dropout(weights, dropout, options), values);

@@ -58,10 +58,11 @@ internal static class DeepLiftAttributor
                 local = torch.autograd.grad([apply(leaf).sum()], [leaf])[0];
             }
 
-            multiplier = torch.where(deltaIn.abs() < Epsilon, local, deltaOut / deltaIn);
+            using Scalar epsilon = Epsilon.ToScalar();
+            multiplier = torch.where(deltaIn.abs().lt(epsilon), local, deltaOut / deltaIn);
         }
 
         // Same value as the activation, gradient = multiplier.
-        return output.detach() + (multiplier * (input - input.detach()));
+        return output.detach().Plus(multiplier * (input - input.detach()));
     }
 }

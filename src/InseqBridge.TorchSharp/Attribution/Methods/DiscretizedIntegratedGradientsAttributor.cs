@@ -41,7 +41,7 @@ internal static class DiscretizedIntegratedGradientsAttributor
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         Tensor matrix = context.Model.EmbeddingMatrix;
-        Tensor scaled = context.Model.EmbedScale == 1.0 ? matrix : matrix * context.Model.EmbedScale;
+        Tensor scaled = context.Model.EmbedScale == 1.0 ? matrix : matrix.Times(context.Model.EmbedScale);
         float[] data = scaled.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
         return new MonotonicPathBuilder(data, (int)matrix.shape[0], (int)matrix.shape[1]);
     }

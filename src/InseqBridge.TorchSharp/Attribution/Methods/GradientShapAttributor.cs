@@ -34,8 +34,8 @@ internal static class GradientShapAttributor
         {
             Tensor expanded = x.repeat_interleave(n, 0);
             Tensor noise = torch.empty(expanded.shape, ScalarType.Float32).normal_(0, 1, context.State.Torch);
-            noise = noise.to(expanded.dtype).to(device).mul(method.StandardDeviation).add(0.0);
-            return expanded + noise;
+            noise = noise.to(expanded.dtype).to(device).Times(method.StandardDeviation).Plus(0.0);
+            return expanded.Plus(noise);
         }).ToArray();
 
         // 3. One random fraction per sample row.
@@ -60,7 +60,7 @@ internal static class GradientShapAttributor
         for (int i = 0; i < inputs.Count; i++)
         {
             Tensor c = coefficient.view([n * rows, .. Enumerable.Repeat(1L, (int)noisy[i].dim() - 1)]);
-            Tensor point = (c * noisy[i]) + ((1.0 - c) * drawn[i]);
+            Tensor point = (c * noisy[i]).Plus(c.SubtractedFrom(1.0) * drawn[i]);
             scaled[i] = point.index_select(0, sampleMajor);
         }
 
@@ -71,7 +71,7 @@ internal static class GradientShapAttributor
             Tensor grad = gradients[i].index_select(0, exampleMajor);
             Tensor attribution = (noisy[i] - drawn[i]) * grad;
             long[] shape = inputs[i].shape;
-            result[i] = attribution.view([rows, n, .. shape[1..]]).sum(1).mul(1).div(n);
+            result[i] = attribution.view([rows, n, .. shape[1..]]).sum(1).Times(1).DividedBy(n);
         }
 
         return result;

@@ -37,7 +37,7 @@ internal static class LayerAttributor
         List<Tensor> activations = context.Ids.Select((ids, i) => Layer(ids, context.EncoderSide[i])).ToList();
         List<Tensor> Baselines() => context.BaselineIds.Select((ids, i) => Layer(ids, context.EncoderSide[i])).ToList();
         GradientStepContext.ForwardFunction forward = scaleAfterLayer
-            ? (x, repeat, options) => context.Forward(x.Select(t => t * scale).ToList(), repeat, options)
+            ? (x, repeat, options) => context.Forward(x.Select(t => t.Times(scale)).ToList(), repeat, options)
             : context.Forward;
         GradientAttributor.ForwardFunction plain = (x, repeat) => forward(x, repeat, ForwardOptions.None);
 

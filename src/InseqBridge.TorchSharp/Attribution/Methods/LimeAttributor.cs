@@ -35,7 +35,8 @@ internal static class LimeAttributor
 
         long tokens = original.shape[1];
         Tensor probabilities = torch.tensor(new[] { (float)method.MaskProbability, (float)(1 - method.MaskProbability) });
-        Tensor fill = torch.full(original.shape, (float)maskTokenId, ScalarType.Float32, device: original.device);
+        using Scalar maskValue = ((float)maskTokenId).ToScalar();
+        Tensor fill = torch.full(original.shape, maskValue, ScalarType.Float32, device: original.device);
         var samples = new Tensor[method.Samples];
         var similarities = new double[method.Samples];
         Tensor reference = original.select(0, 0);
@@ -90,13 +91,13 @@ internal static class WeightedRidge
         Tensor coefficients;
         if (x.shape[1] > n)
         {
-            Tensor kernel = torch.matmul(xs, xs.t()) + (torch.eye(n, dtype: ScalarType.Float64) * alpha);
+            Tensor kernel = torch.matmul(xs, xs.t()).Plus(torch.eye(n, dtype: ScalarType.Float64).Times(alpha));
             Tensor dual = Solve(kernel, ys.unsqueeze(1));
             coefficients = torch.matmul(xs.t(), dual).squeeze(1);
         }
         else
         {
-            Tensor gram = torch.matmul(xs.t(), xs) + (torch.eye(x.shape[1], dtype: ScalarType.Float64) * alpha);
+            Tensor gram = torch.matmul(xs.t(), xs).Plus(torch.eye(x.shape[1], dtype: ScalarType.Float64).Times(alpha));
             coefficients = Solve(gram, torch.matmul(xs.t(), ys.unsqueeze(1))).squeeze(1);
         }
 

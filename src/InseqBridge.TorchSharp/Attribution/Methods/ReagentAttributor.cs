@@ -61,14 +61,17 @@ internal static class ReagentAttributor
             using var scope = torch.NewDisposeScope();
 
             // Random replacement of ~replacing_ratio of the tokens, then the change of the target probability.
-            Tensor replaceMask = torch.rand(ids.shape, generator: generator).to(ids.device) < method.ReplacingRatio;
+            using Scalar ratio = method.ReplacingRatio.ToScalar();
+            using Scalar invertKeep = method.InvertKeep.ToScalar();
+            using Scalar targetId = target.ToScalar();
+            Tensor replaceMask = torch.rand(ids.shape, generator: generator).to(ids.device).lt(ratio);
             Tensor sampled = sampler.Sample(ids, generator);
             Tensor replaced = torch.where(replaceMask, sampled, ids);
             Tensor delta = original - ProbabilityOfTarget(replaced);
-            Tensor deltaScore = (replaceMask * delta) + (replaceMask.logical_not() * -delta);
-            Tensor updated = score + torch.logit((deltaScore * 0.5) + 0.5);
+            Tensor deltaScore = (replaceMask * delta).Plus(replaceMask.logical_not() * -delta);
+            Tensor updated = score.Plus(torch.logit(deltaScore.Times(0.5).Plus(0.5)));
             Tensor stopped = stop.unsqueeze(1);
-            Tensor next = (stopped.logical_not() * updated) + (stopped * score);
+            Tensor next = (stopped.logical_not() * updated).Plus(stopped * score);
             score.Dispose();
             score = next.MoveToOuterDisposeScope();
 
@@ -76,12 +79,12 @@ internal static class ReagentAttributor
             Tensor importance = torch.softmax(score, -1);
             Tensor top = importance.argsort(-1, descending: true).narrow(1, 0, Math.Min(topN, ids.shape[1]));
             Tensor rankMask = torch.ones_like(importance, dtype: ScalarType.Bool)
-                .scatter(-1, top, torch.full(top.shape, method.InvertKeep, ScalarType.Bool, device: ids.device));
+                .scatter(-1, top, torch.full(top.shape, invertKeep, ScalarType.Bool, device: ids.device));
             Tensor rankSampled = sampler.Sample(ids, generator);
             Tensor rankReplaced = torch.where(rankMask, rankSampled, ids);
             var (s, t) = Split(rankReplaced);
             Tensor best = logits(s, t).argsort(-1, descending: true).narrow(1, 0, method.StoppingConditionTopK);
-            Tensor hit = best.eq(target).any(-1);
+            Tensor hit = best.eq(targetId).any(-1);
             Tensor newStop = stop.logical_or(hit);
             stop.Dispose();
             stop = newStop.MoveToOuterDisposeScope();
@@ -170,7 +173,7 @@ internal sealed class TokenSampler : IDisposable
         Tensor cpuIds = ids.cpu();
         Tensor group = _groupOf.index_select(0, cpuIds.flatten()).view(cpuIds.shape);
         Tensor uniform = torch.rand(cpuIds.shape, generator: generator);
-        Tensor index = ((uniform * _groupSizes.index_select(0, group.flatten()).view(group.shape)) + _offsets.index_select(0, group.flatten()).view(group.shape))
+        Tensor index = (uniform * _groupSizes.index_select(0, group.flatten()).view(group.shape)).Plus(_offsets.index_select(0, group.flatten()).view(group.shape))
             .to(ScalarType.Int64);
         return _compact.index_select(0, index.flatten()).view(cpuIds.shape).to(ids.device);
     }

@@ -56,7 +56,7 @@ internal static class SequentialIntegratedGradientsAttributor
                         Tensor summed = (perPosition[k].view(count, -1) * sizes).view([count, .. shape]).sum(0L);
                         Tensor partial = summed.select(1, position) * (inputs[i].select(1, position) - baselines[i].select(1, position));
                         Tensor? previous = columns[i][position];
-                        columns[i][position] = (previous is null ? partial : partial + previous).MoveToOuterDisposeScope();
+                        columns[i][position] = (previous is null ? partial : partial.Plus(previous)).MoveToOuterDisposeScope();
                     }
                 }
             }
@@ -78,7 +78,7 @@ internal static class SequentialIntegratedGradientsAttributor
         Tensor after = input.narrow(1, position + 1, length - position - 1);
         Tensor start = baseline.select(1, position);
         Tensor difference = input.select(1, position) - start;
-        Tensor moved = torch.cat(alphas.Select(a => start + (a * difference)).ToArray(), 0).unsqueeze(1);
+        Tensor moved = torch.cat(alphas.Select(a => start.Plus(difference.Times(a))).ToArray(), 0).unsqueeze(1);
         return torch.cat(
             [
                 torch.cat(Enumerable.Repeat(before, alphas.Length).ToArray(), 0),

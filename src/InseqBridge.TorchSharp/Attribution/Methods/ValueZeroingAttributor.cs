@@ -135,7 +135,7 @@ internal static class ValueZeroingAttributor
                 long[] rows = members.SelectMany(c => Enumerable.Range(0, (int)batch).Select(b => (c * batch) + b)).ToArray();
                 Tensor corrupted = hidden[l + 1].index_select(0, torch.tensor(rows, device: hidden[l + 1].device)).to(ScalarType.Float32);
                 Tensor reference = clean[l + 1].to(ScalarType.Float32).repeat(members.Length, 1, 1);
-                Tensor distance = 1 - nn.functional.cosine_similarity(reference, corrupted, dim: -1);
+                Tensor distance = nn.functional.cosine_similarity(reference, corrupted, dim: -1).SubtractedFrom(1.0);
                 float[] values = distance.cpu().contiguous().data<float>().ToArray();
                 for (int m = 0; m < members.Length; m++)
                 {
