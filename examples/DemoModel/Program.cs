@@ -62,7 +62,13 @@ var weights = new Dictionary<string, Tensor>(StringComparer.Ordinal);
 var parameters = new List<Parameter>();
 using (torch.no_grad())
 {
-    Tensor Normal(params long[] shape) => torch.randn(shape).mul_(0.02);
+    // An explicit, disposed Scalar: an implicit one (mul_(0.02)) could be finalized during the native call.
+    Tensor Normal(params long[] shape)
+    {
+        using Scalar std = 0.02.ToScalar();
+        return torch.randn(shape).mul_(std);
+    }
+
     void Add(string name, Tensor init)
     {
         var p = new Parameter(init, requires_grad: true);

@@ -267,7 +267,8 @@ public static partial class BenchCommand
                 {
                     using var scope = torch.NewDisposeScope();
                     long n = Math.Min(chunk, count - done);
-                    Tensor values = norm ? torch.ones(n, ScalarType.BFloat16) : torch.randn(n, generator: generator).mul_(0.02).to(ScalarType.BFloat16);
+                    using Scalar std = 0.02.ToScalar();
+                    Tensor values = norm ? torch.ones(n, ScalarType.BFloat16) : torch.randn(n, generator: generator).mul_(std).to(ScalarType.BFloat16);
                     stream.Write(values.bytes);
                 }
             }

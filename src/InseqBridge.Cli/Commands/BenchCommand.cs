@@ -656,7 +656,8 @@ public static partial class BenchCommand
             using var scope = torch.NewDisposeScope();
             bool norm = name.EndsWith(".weight", StringComparison.Ordinal) && (name.Contains("ln_", StringComparison.Ordinal) || name.Contains("norm", StringComparison.Ordinal));
             bool bias = name.EndsWith("bias", StringComparison.Ordinal);
-            Tensor t = norm ? torch.ones(shape) : bias ? torch.zeros(shape) : torch.randn(shape) * 0.02;
+            using Scalar std = 0.02.ToScalar();
+            Tensor t = norm ? torch.ones(shape) : bias ? torch.zeros(shape) : torch.randn(shape).mul(std);
             stream.Write(MemoryMarshal.AsBytes(t.contiguous().data<float>().ToArray().AsSpan()));
         }
     }

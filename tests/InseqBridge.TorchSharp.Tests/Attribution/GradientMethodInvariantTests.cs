@@ -40,7 +40,7 @@ public class GradientMethodInvariantTests(ITestOutputHelper output)
         Tensor x = torch.randn([3, 4, 5], generator: generator), baseline = torch.randn([3, 4, 5], generator: generator);
         Tensor F(Tensor input, int repeat, ForwardOptions options)
         {
-            Tensor hidden = TransformerOps.Activation("relu", nn.functional.linear(input, w1) - 0.2, options);
+            Tensor hidden = TransformerOps.Activation("relu", nn.functional.linear(input, w1).Minus(0.2), options);
             return TransformerOps.Activation("tanh", nn.functional.linear(hidden, w2), options).sum([1, 2]);
         }
 

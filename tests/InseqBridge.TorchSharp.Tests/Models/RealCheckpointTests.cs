@@ -212,7 +212,7 @@ public class RealCheckpointTests(Xunit.Abstractions.ITestOutputHelper output)
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         Tensor ids = torch.tensor(SixIds, [1, 6]);
-        Tensor doubled = torch.arange(0, 12, 2, dtype: ScalarType.Int64).unsqueeze(0);
+        Tensor doubled = SafeScalars.Arange(0, 12, 2).unsqueeze(0);
         Tensor a = scaled.Decode(scaled.EmbedDecoderTokens(ids), null, doubled, null, null, null, ForwardOptions.None).Logits;
         Tensor b = reference.Decode(reference.EmbedDecoderTokens(ids), null, null, null, null, null, ForwardOptions.None).Logits;
         double diff = (a - b).abs().max().item<float>();
