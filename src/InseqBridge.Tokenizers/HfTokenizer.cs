@@ -56,15 +56,15 @@ public static class HfTokenizer
             case "BartTokenizer" when HasAll(folder, "vocab.json", "merges.txt"):
                 return new SlowTokenizer(ByteLevelBpeModel.Load(folder, isBart: true), folder);
             case "MarianTokenizer" when HasAll(folder, "source.spm", "target.spm", "vocab.json"):
-                return MarianModel.CreateTokenizer(folder);
+                return MarianTokenizerModel.CreateTokenizer(folder);
             case "T5Tokenizer" when HasAll(folder, "spiece.model"):
-                return T5Model.CreateTokenizer(folder);
+                return T5TokenizerModel.CreateTokenizer(folder);
             case "CodeGenTokenizer" when HasAll(folder, "vocab.json", "merges.txt"):
                 return new SlowTokenizer(ByteLevelBpeModel.Load(folder, isBart: false, className: "CodeGenTokenizer"), folder);
             case "GemmaTokenizer" when HasAll(folder, "tokenizer.model"):
-                return GemmaModel.CreateTokenizer(folder);
+                return GemmaTokenizerModel.CreateTokenizer(folder);
             case "M2M100Tokenizer" when HasAll(folder, "sentencepiece.bpe.model", "vocab.json"):
-                return M2M100Model.CreateTokenizer(folder);
+                return M2M100TokenizerModel.CreateTokenizer(folder);
         }
         string? missing = tokenizerClass switch
         {

@@ -45,9 +45,6 @@ public abstract class TransformerLanguageModel : IDisposable
     /// <summary>Device of the weights.</summary>
     public Device Device => EmbeddingMatrix.device;
 
-    /// <summary>Names of the loaded weights (checkpoint keys).</summary>
-    public IEnumerable<string> WeightNames => _weights.Keys;
-
     /// <summary>The dtype the weights are kept and computed in (float32 unless loaded in bfloat16 or float16).</summary>
     public ScalarType ComputeType => EmbeddingMatrix.dtype;
 

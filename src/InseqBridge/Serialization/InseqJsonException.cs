@@ -1,8 +1,10 @@
+using InseqBridge.Errors;
+
 namespace InseqBridge.Serialization;
 
 /// <summary>Raised when an Inseq JSON file cannot be read: malformed JSON, bad base64, unknown classes or
 /// tensors whose shapes do not fit. The message names the file and the JSON path of the offending value.</summary>
-public sealed class InseqJsonException : Exception
+public sealed class InseqJsonException : InseqBridgeException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="filePath">The file being read (null when reading from memory).</param>

@@ -12,7 +12,7 @@ namespace InseqBridge.Tokenizers.Models;
 /// neither added nor special tokens (transformers' own check never adds them), so a <c>__fr__</c> written in a
 /// text is segmented like any other text, and decoding keeps them.
 /// </summary>
-internal sealed class M2M100Model : ITokenizerModel
+internal sealed class M2M100TokenizerModel : ITokenizerModel
 {
     private static readonly Dictionary<string, string> Defaults = new()
     {
@@ -44,7 +44,7 @@ internal sealed class M2M100Model : ITokenizerModel
     private readonly string? _targetLanguage;
     private readonly string _configPath;
 
-    private M2M100Model(SentencePieceProcessor processor, Dictionary<string, int> encoder, string[] codes,
+    private M2M100TokenizerModel(SentencePieceProcessor processor, Dictionary<string, int> encoder, string[] codes,
         string sourceLanguage, string? targetLanguage, string configPath)
     {
         _processor = processor;
@@ -86,7 +86,7 @@ internal sealed class M2M100Model : ITokenizerModel
                     $"'{configPath}' names language '{language}', which is not one of the {codesName} language codes ({string.Join(", ", codes)}).");
             }
         }
-        var model = new M2M100Model(SentencePieceProcessor.Load(folder.PathOf("sentencepiece.bpe.model")),
+        var model = new M2M100TokenizerModel(SentencePieceProcessor.Load(folder.PathOf("sentencepiece.bpe.model")),
             JsonVocabulary.Read(folder.PathOf("vocab.json")), codes, source, target, configPath);
         return new SlowTokenizer(model, folder);
     }

@@ -13,7 +13,7 @@ namespace InseqBridge.Tokenizers.Models;
 /// own decoder (byte pieces joined into UTF-8, the first space dropped only when the model adds a dummy prefix or
 /// removes extra whitespace) and writes added tokens as they are, with no space between them.
 /// </summary>
-internal sealed class GemmaModel : ITokenizerModel
+internal sealed class GemmaTokenizerModel : ITokenizerModel
 {
     private const string SpaceSymbol = "\u2581";
 
@@ -31,7 +31,7 @@ internal sealed class GemmaModel : ITokenizerModel
     private readonly bool _addEos;
     private readonly Dictionary<int, string> _bytePieces = [];
 
-    private GemmaModel(SentencePieceProcessor processor, bool addBos, bool addEos)
+    private GemmaTokenizerModel(SentencePieceProcessor processor, bool addBos, bool addEos)
     {
         _processor = processor;
         _addBos = addBos;
@@ -64,7 +64,7 @@ internal sealed class GemmaModel : ITokenizerModel
                 }
             }
         }
-        var model = new GemmaModel(processor, folder.GetBool("add_bos_token", true), folder.GetBool("add_eos_token", false));
+        var model = new GemmaTokenizerModel(processor, folder.GetBool("add_bos_token", true), folder.GetBool("add_eos_token", false));
         return new SlowTokenizer(model, folder);
     }
 

@@ -10,7 +10,7 @@ namespace InseqBridge.Tokenizers.Models;
 /// pieces mapped to ids through the shared <c>vocab.json</c> (pieces it lacks become <c>&lt;unk&gt;</c>), <c>&lt;/s&gt;</c>
 /// appended, and decoding with <c>target.spm</c>.
 /// </summary>
-internal sealed partial class MarianModel : ITokenizerModel
+internal sealed partial class MarianTokenizerModel : ITokenizerModel
 {
     private static readonly Dictionary<string, string> Defaults = new()
     {
@@ -24,7 +24,7 @@ internal sealed partial class MarianModel : ITokenizerModel
     private readonly Dictionary<string, int> _encoder;
     private readonly Dictionary<int, string> _decoder;
 
-    private MarianModel(SentencePieceProcessor source, SentencePieceProcessor target, Dictionary<string, int> encoder)
+    private MarianTokenizerModel(SentencePieceProcessor source, SentencePieceProcessor target, Dictionary<string, int> encoder)
     {
         _source = source;
         _target = target;
@@ -45,7 +45,7 @@ internal sealed partial class MarianModel : ITokenizerModel
                 $"'{folder.PathOf("tokenizer_config.json")}' sets separate_vocabs=true, which is not supported (only a shared vocab.json).");
         }
         var encoder = JsonVocabulary.Read(folder.PathOf("vocab.json"));
-        var model = new MarianModel(SentencePieceProcessor.Load(folder.PathOf("source.spm")),
+        var model = new MarianTokenizerModel(SentencePieceProcessor.Load(folder.PathOf("source.spm")),
             SentencePieceProcessor.Load(folder.PathOf("target.spm")), encoder);
         return new SlowTokenizer(model, folder);
     }

@@ -8,7 +8,7 @@ namespace InseqBridge.Tokenizers.Models;
 /// <c>T5Tokenizer</c> in legacy mode: SentencePiece over <c>spiece.model</c>, the <c>&lt;extra_id_N&gt;</c> sentinels
 /// above the pieces in reverse order, <c>&lt;/s&gt;</c> appended unless already last.
 /// </summary>
-internal sealed class T5Model : ITokenizerModel
+internal sealed class T5TokenizerModel : ITokenizerModel
 {
     private const string SpaceSymbol = "\u2581";
 
@@ -22,7 +22,7 @@ internal sealed class T5Model : ITokenizerModel
     private readonly SentencePieceProcessor _processor;
     private readonly int _distinctPieces;
 
-    private T5Model(SentencePieceProcessor processor)
+    private T5TokenizerModel(SentencePieceProcessor processor)
     {
         _processor = processor;
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -41,7 +41,7 @@ internal sealed class T5Model : ITokenizerModel
             throw new TokenizerLoadException(
                 $"'{folder.PathOf("tokenizer_config.json")}' sets legacy=false; only the legacy T5Tokenizer behaviour is implemented.");
         }
-        var model = new T5Model(SentencePieceProcessor.Load(folder.PathOf("spiece.model")));
+        var model = new T5TokenizerModel(SentencePieceProcessor.Load(folder.PathOf("spiece.model")));
         int extraIds = folder.GetInt("extra_ids", 100);
         var sentinels = new List<AddedToken>(extraIds);
         for (int i = 0; i < extraIds; i++)
