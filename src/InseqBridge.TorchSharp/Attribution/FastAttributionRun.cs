@@ -357,7 +357,7 @@ internal sealed class FastAttributionRun : IStepExecution
         Tensor alpha = torch.tensor(units.Select(u => (float)alphas[u.Alpha]).ToArray(), [count, 1, 1], device: _model.Device);
 
         Tensor Leaf(Tensor input, Tensor? baseline) =>
-            (baseline is null ? input : baseline + ((input - baseline) * alpha)).detach().requires_grad_(true);
+            (baseline is null ? input : baseline.add((input - baseline).mul(alpha), one)).detach().requires_grad_(true);
 
         Tensor targetIds = Rows(_targets.Ids, rows, _targets.Width);
         Tensor targetInput = _model.EmbedDecoderTokens(targetIds.narrow(1, 0, width));
@@ -476,7 +476,7 @@ internal sealed class FastAttributionRun : IStepExecution
             {
                 var key = (record.Position, mineSequences[k]);
                 sums.TryGetValue(key, out var sum);
-                sums[key] = (Add(sum.Source, sourceSum?[k]), Add(sum.Target, targetSum?[k]));
+                sums[key] = (Add(sum.Source, sourceSum?[k], one), Add(sum.Target, targetSum?[k], one));
             }
         }
     }
@@ -544,15 +544,15 @@ internal sealed class FastAttributionRun : IStepExecution
         return torch.zeros([sequences, .. grad.shape[1..]], device: grad.device).index_add_(0, slot, weighted, one);
     }
 
-    /// <summary>A running sum owned by the caller (outside every dispose scope); the previous total is disposed.</summary>
-    private static Tensor? Add(Tensor? total, Tensor? part)
+    /// <summary>A running sum owned by the caller (outside every dispose scope); the previous total is disposed. <paramref name="one"/> is add's alpha.</summary>
+    private static Tensor? Add(Tensor? total, Tensor? part, Scalar one)
     {
         if (part is null)
         {
             return total;
         }
 
-        Tensor result = (total is null ? part.clone() : total + part).DetachFromDisposeScope();
+        Tensor result = (total is null ? part.clone() : total.add(part, one)).DetachFromDisposeScope();
         total?.Dispose();
         return result;
     }
