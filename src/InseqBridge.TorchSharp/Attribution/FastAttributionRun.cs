@@ -7,7 +7,7 @@ namespace InseqBridge.TorchSharp.Attribution;
 
 /// <summary>
 /// <see cref="ExecutionMode.Fast"/>: the steps of one batch computed together, with the results of Inseq's per-step
-/// procedure (<see cref="AttributionRun"/>). Every model this backend runs is causal on the target side, so the
+/// procedure (<see cref="PerStepExecution"/>). Every model this backend runs is causal on the target side, so the
 /// hidden state at position <c>t - 1</c> of a forward over a longer target equals the last-position state of the
 /// prefix forward of step <c>t</c>, and the gradients of step <c>t</c>'s score are zero beyond position <c>t - 1</c>:
 /// <list type="bullet">
@@ -20,7 +20,7 @@ namespace InseqBridge.TorchSharp.Attribution;
 /// </list>
 /// Requests this path cannot reproduce exactly run in reference mode (see <see cref="Supports"/>).
 /// </summary>
-internal sealed class FastAttributionRun
+internal sealed class FastAttributionRun : IStepExecution
 {
     private readonly NativeAttributionModel _owner;
     private readonly TransformerLanguageModel _model;
@@ -43,8 +43,41 @@ internal sealed class FastAttributionRun
         _tuning = owner.FastTuning;
     }
 
+    /// <summary>Bytes of one float32 value.</summary>
+    private const int BytesPerFloat = sizeof(float);
+
+    /// <summary>
+    /// Saved activations of width <c>hidden</c> per layer and token in the retained graph (attention and MLP inputs,
+    /// norms, residuals, softmax outputs): a rough count, used only to size chunks, so errors cost speed, not results.
+    /// </summary>
+    private const int SavedActivationsPerLayer = 40;
+
+    /// <summary>FLOPs per token and layer of a pass, in units of hidden size squared (about 24 d^2), for the cost estimate of a pass.</summary>
+    private const int FlopsPerTokenPerLayerPerHiddenSquared = 24;
+
+    /// <summary>
+    /// Below this many FLOPs a backward pass costs more in per-operation overhead (about milliseconds on CPU) than
+    /// in arithmetic, so step groups (several steps per pass) pay off.
+    /// </summary>
+    private const long OverheadBoundFlops = 2_000_000_000L;
+
+    /// <summary>Rows x positions one forward block should span: keeps the matrix products of few-row chunks efficient.</summary>
+    private const int RowPositionsPerBlock = 96;
+
+    /// <summary>Fewest decoder positions per block after the first: one-position blocks spend most time in per-block overhead.</summary>
+    private const int MinBlockPositions = 2;
+
+    /// <summary>Most decoder positions per block after the first: a step's backward pass runs through its whole last block, so large blocks waste work.</summary>
+    private const int MaxBlockPositions = 8;
+
+    /// <summary>Bytes of the [rows, vocab] logits of one head block (4 MiB): small enough to stay in a CPU's L2/L3 cache.</summary>
+    private const int HeadBlockBytes = 1 << 22;
+
+    /// <summary>Most rows per head block: past this the per-block overhead is already negligible on small vocabularies.</summary>
+    private const int MaxHeadBlockRows = 256;
+
     /// <summary>Memory the retained graph of one chunk of rows may use.</summary>
-    private long MemoryBudgetBytes => _tuning.BudgetBytes ?? (1L << 30);
+    private long MemoryBudgetBytes => _tuning.BudgetBytes ?? FastModeTuning.DefaultBudgetBytes;
 
     private bool EncoderDecoder => _model.IsEncoderDecoder;
 
@@ -72,13 +105,21 @@ internal sealed class FastAttributionRun
     /// other inputs) and Monte-Carlo dropout (noisy forwards per step).</summary>
     private static bool NeedsReference(StepFunction function) => function is ContrastiveStepFunction or McDropoutProbabilityAverage;
 
+    /// <inheritdoc/>
+    public StepExecutionResult Execute(int start, int iterEnd, IProgress<int>? stepDone, CancellationToken cancellationToken)
+    {
+        var records = new List<StepRecord>();
+        int[]? innerShape = Run(start, iterEnd, records, stepDone, cancellationToken);
+        return new StepExecutionResult(records, innerShape, []);
+    }
+
     /// <summary>Fills <paramref name="records"/> for steps <paramref name="start"/> .. <paramref name="iterEnd"/> - 1; returns the trailing attribution shape.</summary>
-    public int[]? Run(int start, int iterEnd, List<AttributionRun.StepRecord> records, IProgress<int>? stepDone, CancellationToken cancellationToken)
+    public int[]? Run(int start, int iterEnd, List<StepRecord> records, IProgress<int>? stepDone, CancellationToken cancellationToken)
     {
         for (int step = start; step < iterEnd; step++)
         {
             int[] active = Enumerable.Range(0, _targets.Count).Where(b => _targets.Mask[b][step] == 1).ToArray();
-            records.Add(new AttributionRun.StepRecord { Position = step, Rows = active });
+            records.Add(new StepRecord { Position = step, Rows = active });
         }
 
         if (_request.StepScores.Count > 0)
@@ -110,7 +151,7 @@ internal sealed class FastAttributionRun
     private Tensor Rows(long[][] data, IReadOnlyList<int> rows, int width) => EncodedTexts.Rows(data, rows, width, _model.Device);
 
     /// <summary>Every step's scores from one teacher-forced forward without gradients (the head on the read positions only).</summary>
-    private void StepScores(int start, int iterEnd, List<AttributionRun.StepRecord> records)
+    private void StepScores(int start, int iterEnd, List<StepRecord> records)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
@@ -123,7 +164,7 @@ internal sealed class FastAttributionRun
             _model.EmbedDecoderTokens(Rows(_targets.Ids, all, width)),
             Rows(_targets.Mask, all, width),
             read);
-        foreach (AttributionRun.StepRecord record in records)
+        foreach (StepRecord record in records)
         {
             if (record.Rows.Length == 0)
             {
@@ -166,10 +207,10 @@ internal sealed class FastAttributionRun
     private readonly record struct Unit(int Sequence, int Alpha, int Group);
 
     /// <summary>Gradient attributions of every step; <paramref name="done"/> receives the fraction of chunks finished.</summary>
-    private int[] Gradients(int start, int iterEnd, List<AttributionRun.StepRecord> records, Action<double> done, CancellationToken cancellationToken)
+    private int[] Gradients(int start, int iterEnd, List<StepRecord> records, Action<double> done, CancellationToken cancellationToken)
     {
         bool attributeTarget = !EncoderDecoder || _request.AttributeTarget;
-        foreach (AttributionRun.StepRecord record in records.Where(r => r.Rows.Length > 0))
+        foreach (StepRecord record in records.Where(r => r.Rows.Length > 0))
         {
             record.Source = EncoderDecoder ? new float[record.Rows.Length][] : null;
             record.Target = attributeTarget ? new float[record.Rows.Length][] : null;
@@ -219,9 +260,9 @@ internal sealed class FastAttributionRun
         return [(int)_model.EmbeddingMatrix.shape[1]];
     }
 
-    private void Store(List<AttributionRun.StepRecord> records, Dictionary<(int Step, int Sequence), (Tensor? Source, Tensor? Target)> sums)
+    private void Store(List<StepRecord> records, Dictionary<(int Step, int Sequence), (Tensor? Source, Tensor? Target)> sums)
     {
-        foreach (AttributionRun.StepRecord record in records)
+        foreach (StepRecord record in records)
         {
             for (int r = 0; r < record.Rows.Length; r++)
             {
@@ -247,7 +288,7 @@ internal sealed class FastAttributionRun
     {
         long hidden = _model.EmbeddingMatrix.shape[1];
         long layers = Math.Max(1, _model.DecoderLayers + _model.EncoderLayers);
-        return hidden * 4 * 40 * layers;
+        return hidden * BytesPerFloat * SavedActivationsPerLayer * layers;
     }
 
     /// <summary>
@@ -267,8 +308,7 @@ internal sealed class FastAttributionRun
         long layers = Math.Max(1, _model.DecoderLayers + _model.EncoderLayers);
         long tokens = (_targets.Width + (_sources?.Width ?? 0)) * (long)baseRows;
 
-        // About 24 d^2 FLOPs per token and layer; below ~2 GFLOP a pass is dominated by its ~milliseconds of overhead.
-        bool overheadBound = 24 * hidden * hidden * layers * tokens < 2_000_000_000L;
+        bool overheadBound = FlopsPerTokenPerLayerPerHiddenSquared * hidden * hidden * layers * tokens < OverheadBoundFlops;
         return overheadBound ? (int)Math.Clamp(budgetRows / Math.Max(1, baseRows), 1, steps) : 1;
     }
 
@@ -281,7 +321,21 @@ internal sealed class FastAttributionRun
     private int BlockSize(int rows, int groups) =>
         _tuning.Block is int k ? Math.Max(1, k)
         : groups > 1 ? groups
-        : Math.Clamp(96 / rows, 2, 8);
+        : Math.Clamp(RowPositionsPerBlock / rows, MinBlockPositions, MaxBlockPositions);
+
+    /// <summary>The retained graph of one chunk: its rows, leaves, the final hidden state each step reads, and the quadrature weights.</summary>
+    /// <param name="Units">The chunk's rows.</param>
+    /// <param name="Rows">The sequence of each row.</param>
+    /// <param name="SourceLeaf">Source (interpolated) embeddings with gradients (encoder-decoders).</param>
+    /// <param name="TargetLeaf">Target (interpolated) embeddings with gradients (when the target is attributed).</param>
+    /// <param name="ReadHidden">Step position → final hidden states [rows, hidden] it reads, in the graph.</param>
+    /// <param name="Sizes">Quadrature step size of each row, [rows, 1, 1].</param>
+    /// <param name="Ig">Whether the method is integrated gradients (weighted sums).</param>
+    private sealed record ChunkGraph(List<Unit> Units, int[] Rows, Tensor? SourceLeaf, Tensor? TargetLeaf, Dictionary<int, Tensor> ReadHidden, Tensor Sizes, bool Ig)
+    {
+        /// <summary>The leaves the backward passes differentiate: the source, then the target.</summary>
+        public Tensor[] Leaves { get; } = [.. SourceLeaf is null ? Array.Empty<Tensor>() : [SourceLeaf], .. TargetLeaf is null ? Array.Empty<Tensor>() : [TargetLeaf]];
+    }
 
     /// <summary>
     /// One chunk of rows: the (interpolated) inputs as leaves, one forward in blocks through a key/value cache that
@@ -292,16 +346,17 @@ internal sealed class FastAttributionRun
     /// </summary>
     private void Chunk(
         List<Unit> units, int groups, int start, int iterEnd, double[] alphas, double[] stepSizes, bool attributeTarget,
-        List<AttributionRun.StepRecord> records, Dictionary<(int Step, int Sequence), (Tensor? Source, Tensor? Target)> sums, CancellationToken cancellationToken)
+        List<StepRecord> records, Dictionary<(int Step, int Sequence), (Tensor? Source, Tensor? Target)> sums, CancellationToken cancellationToken)
     {
         using var scope = torch.NewDisposeScope();
+        using Scalar one = 1.0.ToScalar();
         int count = units.Count, width = iterEnd - 1;
         int[] rows = units.Select(u => u.Sequence).ToArray();
         bool ig = _method is IntegratedGradients;
         Tensor alpha = torch.tensor(units.Select(u => (float)alphas[u.Alpha]).ToArray(), [count, 1, 1], device: _model.Device);
 
         Tensor Leaf(Tensor input, Tensor? baseline) =>
-            (baseline is null ? input : baseline.Plus((input - baseline) * alpha)).detach().requires_grad_(true);
+            (baseline is null ? input : baseline.add((input - baseline).mul(alpha), one)).detach().requires_grad_(true);
 
         Tensor targetIds = Rows(_targets.Ids, rows, _targets.Width);
         Tensor targetInput = _model.EmbedDecoderTokens(targetIds.narrow(1, 0, width));
@@ -319,12 +374,28 @@ internal sealed class FastAttributionRun
             encoded = _model.Encode(sourceLeaf, sourceMask, ForwardOptions.None);
         }
 
-        // Forward in blocks: [0, start) reads step `start`; every later block reads each of its positions. The head
-        // stays out of the graph: the forward returns the final hidden states it would read.
-        Tensor decoderInput = targetLeaf ?? targetInput;
-        var readHidden = new Dictionary<int, Tensor>();
         using var cache = new KvCache();
-        int block = BlockSize(count, groups);
+        Dictionary<int, Tensor> readHidden = ForwardInBlocks(targetLeaf ?? targetInput, targetMask, encoded, sourceMask, cache, BlockSize(count, groups), start, width);
+        Tensor sizes = torch.tensor(units.Select(u => (float)stepSizes[u.Alpha]).ToArray(), [count, 1, 1], device: _model.Device);
+        var graph = new ChunkGraph(units, rows, sourceLeaf, targetLeaf, readHidden, sizes, ig);
+        int passes = (records.Count + groups - 1) / groups;
+        for (int pass = 0; pass < passes; pass++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            BackwardPass(graph, pass, retainGraph: pass < passes - 1, groups, records, sums, one);
+        }
+    }
+
+    /// <summary>
+    /// The forward of a chunk in blocks: [0, start) reads step <c>start</c>; every later block reads each of its
+    /// positions. The head stays out of the graph: the forward returns the final hidden states it would read, by
+    /// the step position that reads them.
+    /// </summary>
+    private Dictionary<int, Tensor> ForwardInBlocks(
+        Tensor decoderInput, Tensor targetMask, EncoderOutput? encoded, Tensor? sourceMask, KvCache cache, int block, int start, int width)
+    {
+        long count = decoderInput.shape[0];
+        var readHidden = new Dictionary<int, Tensor>();
         var headOnly = new ForwardOptions { Head = ForwardOptions.HiddenStatesHead };
         for (int from = 0; from < width;)
         {
@@ -343,64 +414,68 @@ internal sealed class FastAttributionRun
             from = to;
         }
 
-        Tensor sizes = torch.tensor(units.Select(u => (float)stepSizes[u.Alpha]).ToArray(), [count, 1, 1], device: _model.Device);
-        Tensor[] leaves = [.. sourceLeaf is null ? Array.Empty<Tensor>() : [sourceLeaf], .. targetLeaf is null ? Array.Empty<Tensor>() : [targetLeaf]];
-        int passes = (records.Count + groups - 1) / groups;
-        for (int pass = 0; pass < passes; pass++)
+        return readHidden;
+    }
+
+    /// <summary>
+    /// Backward pass <paramref name="pass"/> over a chunk's retained graph: each row differentiates the step of its
+    /// group in this pass (when its sequence is active there); the gradients are added to <paramref name="sums"/>.
+    /// </summary>
+    private void BackwardPass(
+        ChunkGraph graph, int pass, bool retainGraph, int groups, List<StepRecord> records,
+        Dictionary<(int Step, int Sequence), (Tensor? Source, Tensor? Target)> sums, Scalar one)
+    {
+        using var passScope = torch.NewDisposeScope();
+        int count = graph.Units.Count;
+        int[] rows = graph.Rows;
+        var rowRecord = new StepRecord?[count];
+        for (int r = 0; r < count; r++)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            using var passScope = torch.NewDisposeScope();
+            int index = (pass * groups) + graph.Units[r].Group;
+            StepRecord? record = index < records.Count ? records[index] : null;
+            rowRecord[r] = record is not null && record.Rows.Contains(rows[r]) ? record : null;
+        }
 
-            // Each row differentiates the step of its group in this pass (when its sequence is active there).
-            var rowRecord = new AttributionRun.StepRecord?[count];
-            for (int r = 0; r < count; r++)
+        var passRecords = rowRecord.OfType<StepRecord>().Distinct().ToArray();
+        if (passRecords.Length == 0)
+        {
+            return;
+        }
+
+        // The hidden state each row's step reads, its target id, and the attributed function's gradient there.
+        Tensor gathered = torch.zeros(count, graph.ReadHidden[passRecords[0].Position].shape[1], device: _model.Device);
+        var masks = new Dictionary<StepRecord, Tensor>();
+        foreach (StepRecord record in passRecords)
+        {
+            Tensor mask = torch.tensor(rowRecord.Select(x => ReferenceEquals(x, record)).ToArray(), device: _model.Device).unsqueeze(1);
+            masks[record] = mask;
+            gathered = torch.where(mask, graph.ReadHidden[record.Position].detach(), gathered);
+        }
+
+        Tensor ids = torch.tensor(Enumerable.Range(0, count).Select(r => rowRecord[r] is { } x ? _targets.Ids[rows[r]][x.Position] : _owner.PadId).ToArray(), device: _model.Device);
+        Tensor cotangent = HeadCotangents(gathered, ids);
+        Tensor zero = torch.zeros(1, device: _model.Device);
+        IList<Tensor> grads = torch.autograd.grad(
+            passRecords.Select(x => graph.ReadHidden[x.Position]).ToArray(),
+            graph.Leaves,
+            passRecords.Select(x => torch.where(masks[x], cotangent, zero)).ToArray(),
+            retain_graph: retainGraph);
+
+        foreach (StepRecord record in passRecords)
+        {
+            long[] mine = Enumerable.Range(0, count).Where(r => ReferenceEquals(rowRecord[r], record)).Select(r => (long)r).ToArray();
+            int[] mineSequences = mine.Select(r => rows[r]).Distinct().ToArray();
+            Tensor index = torch.tensor(mine, device: _model.Device);
+            Tensor slot = torch.tensor(mine.Select(r => (long)Array.IndexOf(mineSequences, rows[r])).ToArray(), device: _model.Device);
+            Tensor mySizes = graph.Sizes.index_select(0, index);
+            Tensor? sourceSum = graph.SourceLeaf is null ? null : PerSequence(grads[0].index_select(0, index), mySizes, slot, mineSequences.Length, graph.Ig, one);
+            Tensor? targetSum = graph.TargetLeaf is null ? null
+                : PerSequence(grads[^1].index_select(0, index).narrow(1, 0, record.Position), mySizes, slot, mineSequences.Length, graph.Ig, one);
+            for (int k = 0; k < mineSequences.Length; k++)
             {
-                int index = (pass * groups) + units[r].Group;
-                AttributionRun.StepRecord? record = index < records.Count ? records[index] : null;
-                rowRecord[r] = record is not null && record.Rows.Contains(rows[r]) ? record : null;
-            }
-
-            var passRecords = rowRecord.OfType<AttributionRun.StepRecord>().Distinct().ToArray();
-            if (passRecords.Length == 0)
-            {
-                continue;
-            }
-
-            // The hidden state each row's step reads, its target id, and the attributed function's gradient there.
-            Tensor gathered = torch.zeros(count, readHidden[passRecords[0].Position].shape[1], device: _model.Device);
-            var masks = new Dictionary<AttributionRun.StepRecord, Tensor>();
-            foreach (AttributionRun.StepRecord record in passRecords)
-            {
-                Tensor mask = torch.tensor(rowRecord.Select(x => ReferenceEquals(x, record)).ToArray(), device: _model.Device).unsqueeze(1);
-                masks[record] = mask;
-                gathered = torch.where(mask, readHidden[record.Position].detach(), gathered);
-            }
-
-            Tensor ids = torch.tensor(Enumerable.Range(0, count).Select(r => rowRecord[r] is { } x ? _targets.Ids[rows[r]][x.Position] : _owner.PadId).ToArray(), device: _model.Device);
-            Tensor cotangent = HeadCotangents(gathered, ids);
-            Tensor zero = torch.zeros(1, device: _model.Device);
-            IList<Tensor> grads = torch.autograd.grad(
-                passRecords.Select(x => readHidden[x.Position]).ToArray(),
-                leaves,
-                passRecords.Select(x => torch.where(masks[x], cotangent, zero)).ToArray(),
-                retain_graph: pass < passes - 1);
-
-            foreach (AttributionRun.StepRecord record in passRecords)
-            {
-                long[] mine = Enumerable.Range(0, count).Where(r => ReferenceEquals(rowRecord[r], record)).Select(r => (long)r).ToArray();
-                int[] mineSequences = mine.Select(r => rows[r]).Distinct().ToArray();
-                Tensor index = torch.tensor(mine, device: _model.Device);
-                Tensor slot = torch.tensor(mine.Select(r => (long)Array.IndexOf(mineSequences, rows[r])).ToArray(), device: _model.Device);
-                Tensor mySizes = sizes.index_select(0, index);
-                Tensor? sourceSum = sourceLeaf is null ? null : PerSequence(grads[0].index_select(0, index), mySizes, slot, mineSequences.Length, ig);
-                Tensor? targetSum = targetLeaf is null ? null
-                    : PerSequence(grads[^1].index_select(0, index).narrow(1, 0, record.Position), mySizes, slot, mineSequences.Length, ig);
-                for (int k = 0; k < mineSequences.Length; k++)
-                {
-                    var key = (record.Position, mineSequences[k]);
-                    sums.TryGetValue(key, out var sum);
-                    sums[key] = (Add(sum.Source, sourceSum?[k]), Add(sum.Target, targetSum?[k]));
-                }
+                var key = (record.Position, mineSequences[k]);
+                sums.TryGetValue(key, out var sum);
+                sums[key] = (Add(sum.Source, sourceSum?[k], one), Add(sum.Target, targetSum?[k], one));
             }
         }
     }
@@ -414,7 +489,7 @@ internal sealed class FastAttributionRun
     private Tensor HeadCotangents(Tensor hidden, Tensor ids)
     {
         int pairs = (int)hidden.shape[0];
-        int blockRows = Math.Clamp((1 << 22) / (4 * Math.Max(1, _owner.Config.VocabSize)), 1, 256);
+        int blockRows = Math.Clamp(HeadBlockBytes / (BytesPerFloat * Math.Max(1, _owner.Config.VocabSize)), 1, MaxHeadBlockRows);
         var parts = new List<Tensor>();
         for (int first = 0; first < pairs; first += blockRows)
         {
@@ -456,27 +531,27 @@ internal sealed class FastAttributionRun
         }
     }
 
-    /// <summary>Gradients [rows, positions, hidden] summed per sequence of the chunk (weighted by the step sizes for integrated gradients).</summary>
-    private Tensor PerSequence(Tensor grad, Tensor sizes, Tensor slot, int sequences, bool ig)
+    /// <summary>Gradients [rows, positions, hidden] summed per sequence of the chunk (weighted by the step sizes for integrated gradients); <paramref name="one"/> is index_add_'s alpha, created once per chunk.</summary>
+    private static Tensor PerSequence(Tensor grad, Tensor sizes, Tensor slot, int sequences, bool ig, Scalar one)
     {
         if (!ig)
         {
-            return sequences == grad.shape[0] ? grad : torch.zeros([sequences, .. grad.shape[1..]], device: grad.device).index_add_(0, slot, grad, SafeScalars.OneFloat);
+            return sequences == grad.shape[0] ? grad : torch.zeros([sequences, .. grad.shape[1..]], device: grad.device).index_add_(0, slot, grad, one);
         }
 
         Tensor weighted = grad * sizes;
-        return torch.zeros([sequences, .. grad.shape[1..]], device: grad.device).index_add_(0, slot, weighted, SafeScalars.OneFloat);
+        return torch.zeros([sequences, .. grad.shape[1..]], device: grad.device).index_add_(0, slot, weighted, one);
     }
 
-    /// <summary>A running sum owned by the caller (outside every dispose scope); the previous total is disposed.</summary>
-    private static Tensor? Add(Tensor? total, Tensor? part)
+    /// <summary>A running sum owned by the caller (outside every dispose scope); the previous total is disposed. <paramref name="one"/> is add's alpha.</summary>
+    private static Tensor? Add(Tensor? total, Tensor? part, Scalar one)
     {
         if (part is null)
         {
             return total;
         }
 
-        Tensor result = (total is null ? part.clone() : total.Plus(part)).DetachFromDisposeScope();
+        Tensor result = (total is null ? part.clone() : total.add(part, one)).DetachFromDisposeScope();
         total?.Dispose();
         return result;
     }
