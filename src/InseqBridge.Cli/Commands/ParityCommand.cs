@@ -28,7 +28,11 @@ public static class ParityCommand
     {
         Option<string> model = CommonOptions.Model();
         Option<string?> tokenizer = CommonOptions.Tokenizer();
-        var methods = new Option<string?>("--methods") { Description = $"Comma-separated method ids (default: {string.Join(",", DefaultMethods)}).", HelpName = "ID[,ID...]" };
+        var methods = new Option<string?>("--methods")
+        {
+            Description = $"Comma-separated method ids (default: every method of --cases, else {string.Join(",", DefaultMethods)}).",
+            HelpName = "ID[,ID...]",
+        };
         var cases = new Option<string?>("--cases")
         {
             Description = "JSON file of cases: a list (or {\"cases\": [...]}, e.g. a parity manifest) of {\"id\", \"method\", \"attribute\": {model.attribute kwargs}, \"model\"?}. " +
@@ -51,9 +55,9 @@ public static class ParityCommand
             }
 
             string modelName = Path.GetFileName(modelDir.TrimEnd(Path.DirectorySeparatorChar));
-            var methodIds = (parseResult.GetValue(methods) ?? string.Join(",", DefaultMethods))
-                .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
             string? casesFile = parseResult.GetValue(cases);
+            List<string>? methodIds = parseResult.GetValue(methods)?
+                .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
             string? referenceDir = parseResult.GetValue(reference);
             if (referenceDir is not null && !Directory.Exists(referenceDir))
             {
@@ -62,14 +66,13 @@ public static class ParityCommand
 
             using NativeAttributionModel native = NativeAttributionModel.Load(modelDir, tokenizer: CommonOptions.TokenizerKindOf(parseResult.GetValue(tokenizer)));
             List<ParityCase> list = casesFile is null
-                ? DefaultCases(modelName, native.IsEncoderDecoder, methodIds)
+                ? DefaultCases(modelName, native.IsEncoderDecoder, methodIds ?? DefaultMethods)
                 : ReadCases(casesFile, modelName, methodIds);
             if (list.Count == 0)
             {
-                throw new CliUsageException($"No case to run for model '{modelName}' and methods {string.Join(",", methodIds)}.");
+                throw new CliUsageException($"No case to run for model '{modelName}'{(methodIds is null ? string.Empty : $" and methods {string.Join(",", methodIds)}")}.");
             }
 
-            ParityTolerance tolerance = ParityTolerance.Default;
             using var live = referenceDir is null ? new LiveReference(modelDir, parseResult.GetValue(python)) : null;
             var rows = new List<string[]>();
             var details = new List<string>();
@@ -80,15 +83,16 @@ public static class ParityCommand
             {
                 CliContext.Token.ThrowIfCancellationRequested(); // Ctrl+C stops between cases
                 heartbeat.Report($"case {c.Id}");
-                AttributionRequest? request = InseqCallArguments.FromKwargs(c.Method, c.Attribute, out string? unsupported);
-                if (request is null)
+                ParityTolerance tolerance = ParityTolerance.For(c.Method, native.IsEncoderDecoder);
+                if (!AttributionMethod.KnownIds.Contains(c.Method))
                 {
-                    rows.Add([c.Id, "-", "-", tolerance.ToString(), $"skipped (native backend: {unsupported})"]);
+                    rows.Add([c.Id, "-", "-", tolerance.ToString(), $"skipped (the native backend has no method '{c.Method}')"]);
                     continue;
                 }
 
                 try
                 {
+                    AttributionRequest request = InseqCallArguments.Parse(c.Method, c.Attribute);
                     FeatureAttributionOutput expected = referenceDir is not null
                         ? InseqJson.Load(ReferencePath(referenceDir, c))
                         : live!.Attribute(c.Method, request);
@@ -184,7 +188,7 @@ public static class ParityCommand
         return list;
     }
 
-    private static List<ParityCase> ReadCases(string file, string modelName, IReadOnlyList<string> methods)
+    private static List<ParityCase> ReadCases(string file, string modelName, IReadOnlyList<string>? methods)
     {
         JsonNode? root = JsonNode.Parse(File.ReadAllText(file));
         JsonArray array = root switch
@@ -215,7 +219,7 @@ public static class ParityCommand
 
             string method = c["method"]?.GetValue<string>() ?? c["load_model"]?["attribution_method"]?.GetValue<string>()
                 ?? throw new CliUsageException($"{file}: case {index} has no \"method\".");
-            if (!methods.Contains(method))
+            if (methods is not null && !methods.Contains(method))
             {
                 continue;
             }
