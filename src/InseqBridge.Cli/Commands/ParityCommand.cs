@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using InseqBridge.Tokenizers;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Parity;
@@ -27,7 +28,7 @@ public static class ParityCommand
     public static Command Create()
     {
         Option<string> model = CommonOptions.Model();
-        Option<string?> tokenizer = CommonOptions.Tokenizer();
+        Option<TokenizerKind?> tokenizer = CommonOptions.Tokenizer();
         var methods = new Option<string?>("--methods")
         {
             Description = $"Comma-separated method ids (default: every method of --cases, else {string.Join(",", DefaultMethods)}).",
