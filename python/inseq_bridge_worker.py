@@ -104,10 +104,26 @@ def attribute(handle, kwargs_json, seed, load_json):
 
 
 # ---- operations used by the bridge's own tests (need only Python and torch) ----
+# They run only after enable_test_operations(), which the .NET side calls only when the backend was started with
+# PythonBackendOptions.EnableTestOperations.
+
+_TEST_OPERATIONS = False
+
+
+def enable_test_operations():
+    """Allows the test_* functions in this interpreter (the .NET side's explicit test switch)."""
+    global _TEST_OPERATIONS
+    _TEST_OPERATIONS = True
+
+
+def _require_test_operations(name):
+    if not _TEST_OPERATIONS:
+        raise RuntimeError(f"{name} is a test operation; enable the backend's test operations to run it")
 
 
 def test_scale(buffer, factor):
     """Reads a raw float32 buffer with torch, multiplies it, returns the raw float32 bytes of the result."""
+    _require_test_operations("test_scale")
     import torch
 
     values = torch.frombuffer(buffer, dtype=torch.float32)
@@ -116,6 +132,7 @@ def test_scale(buffer, factor):
 
 def test_fail(message):
     """Raises ValueError(message) from a nested call, so the traceback has several frames."""
+    _require_test_operations("test_fail")
 
     def inner():
         raise ValueError(message)
@@ -125,6 +142,7 @@ def test_fail(message):
 
 def test_sleep(seconds):
     """Sleeps in short slices (interruptible by the bridge's cancellation)."""
+    _require_test_operations("test_sleep")
     end = time.monotonic() + float(seconds)
     while time.monotonic() < end:
         time.sleep(0.01)
@@ -133,6 +151,7 @@ def test_sleep(seconds):
 
 def test_hang_native(seconds):
     """Blocks inside one native call without returning to Python bytecode (cannot be interrupted)."""
+    _require_test_operations("test_hang_native")
     import torch
 
     del torch  # imported only to prove torch loads in this process
@@ -145,6 +164,7 @@ def test_hang_native(seconds):
 
 def test_crash(kind):
     """Ends the process abruptly: 'abort' (SIGABRT), 'exit' (os._exit(3)) or 'segfault'."""
+    _require_test_operations("test_crash")
     sys.stderr.write(f"inseq_bridge_worker: crashing on purpose ({kind})\n")
     sys.stderr.flush()
     if kind == "abort":

@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using InseqBridge.Tokenizers;
 using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
+using InseqBridge.TorchSharp.Checkpoints;
 using InseqBridge.TorchSharp.Attribution;
 
 namespace InseqBridge.Cli;
@@ -18,7 +20,7 @@ public sealed class AttributionOptions
     public Option<string> Model { get; } = CommonOptions.Model();
 
     /// <summary><c>--tokenizer fast|slow</c>.</summary>
-    public Option<string?> Tokenizer { get; } = CommonOptions.Tokenizer();
+    public Option<TokenizerKind?> Tokenizer { get; } = CommonOptions.Tokenizer();
 
     /// <summary><c>--method ID</c>.</summary>
     public Option<string> Method { get; } = new("--method") { Description = "Attribution method id (see list-methods).", DefaultValueFactory = _ => "saliency", HelpName = "ID" };
@@ -73,7 +75,7 @@ public sealed class AttributionOptions
     public Option<long> Seed { get; } = new("--seed") { Description = "Seed for sampling and stochastic methods.", DefaultValueFactory = _ => 0, HelpName = "N" };
 
     /// <summary><c>--mode fast|reference</c>.</summary>
-    public Option<string> Mode { get; } = ModeOption();
+    public Option<ExecutionMode?> Mode { get; } = ModeOption();
 
     /// <summary><c>--aggregate</c>.</summary>
     public Option<bool> Aggregate { get; } = new("--aggregate") { Description = "Save the default aggregation instead of the raw attributions." };
@@ -92,7 +94,7 @@ public sealed class AttributionOptions
     public Option<bool> Overwrite { get; } = CommonOptions.Overwrite();
 
     /// <summary><c>--dtype bfloat16|float16|float32</c>: precision of the native model's weights and compute.</summary>
-    public Option<string?> DType { get; } = CommonOptions.DType();
+    public Option<ModelDType?> DType { get; } = CommonOptions.DType();
 
     /// <summary>The options, in help order.</summary>
     public IEnumerable<Option> All =>
@@ -211,7 +213,7 @@ public sealed class AttributionOptions
             Aggregators = Ids(parseResult.GetValue(Aggregator)),
             AggregateFunctions = Ids(parseResult.GetValue(AggregateFn)),
             Seed = parseResult.GetValue(Seed),
-            Mode = parseResult.GetValue(Mode) == "reference" ? ExecutionMode.Reference : ExecutionMode.Fast,
+            Mode = parseResult.GetValue(Mode) ?? ExecutionMode.Fast,
         };
     }
 
@@ -300,17 +302,10 @@ public sealed class AttributionOptions
         return call.CreateAggregation();
     }
 
-    private static Option<string> ModeOption()
-    {
-        var option = new Option<string>("--mode")
-        {
-            Description = "Execution of the native backend: fast (default: steps and integrated-gradient points batched, one backward per step over a shared forward) or reference (Inseq's per-step passes); results are equal within fp32 rounding.",
-            DefaultValueFactory = _ => "fast",
-            HelpName = "fast|reference",
-        };
-        option.AcceptOnlyFromAmong("fast", "reference");
-        return option;
-    }
+    private static Option<ExecutionMode?> ModeOption() => EnumOption.Create<ExecutionMode>(
+        "--mode",
+        "Execution of the native backend: fast (default: steps and integrated-gradient points batched, one backward per step over a shared forward) or reference (Inseq's per-step passes); results are equal within fp32 rounding.",
+        [new("fast", ExecutionMode.Fast), new("reference", ExecutionMode.Reference)]);
 
     /// <summary>Parses <c>K=V,K=V</c>.</summary>
     public static Dictionary<string, string> ParseKeyValues(string? text, string option)

@@ -24,25 +24,14 @@ public static class CommonOptions
     };
 
     /// <summary><c>--tokenizer fast|slow</c>: which tokenizer files to load (default: as AutoTokenizer does).</summary>
-    public static Option<string?> Tokenizer()
-    {
-        var option = new Option<string?>("--tokenizer")
-        {
-            Description = "Tokenizer files to load: fast (tokenizer.json) or slow (vocab.json + merges.txt, SentencePiece " +
-                          "models). Default: as AutoTokenizer, fast when the folder has tokenizer.json.",
-            HelpName = "fast|slow",
-        };
-        option.AcceptOnlyFromAmong("fast", "slow", "auto");
-        return option;
-    }
+    public static Option<TokenizerKind?> Tokenizer() => EnumOption.Create<TokenizerKind>(
+        "--tokenizer",
+        "Tokenizer files to load: fast (tokenizer.json) or slow (vocab.json + merges.txt, SentencePiece " +
+        "models). Default: auto, as AutoTokenizer, fast when the folder has tokenizer.json.",
+        [new("fast", TokenizerKind.Fast), new("slow", TokenizerKind.Slow), new("auto", TokenizerKind.Auto)]);
 
     /// <summary>The <see cref="TokenizerKind"/> of a <c>--tokenizer</c> value (null: auto).</summary>
-    public static TokenizerKind TokenizerKindOf(string? value) => value switch
-    {
-        "fast" => TokenizerKind.Fast,
-        "slow" => TokenizerKind.Slow,
-        _ => TokenizerKind.Auto,
-    };
+    public static TokenizerKind TokenizerKindOf(TokenizerKind? value) => value ?? TokenizerKind.Auto;
 
     /// <summary><c>--overwrite</c>: replace existing output files.</summary>
     public static Option<bool> Overwrite() => new("--overwrite")
@@ -51,20 +40,14 @@ public static class CommonOptions
     };
 
     /// <summary><c>--dtype bfloat16|float16|float32</c>: precision the native backend keeps the weights and computes in.</summary>
-    public static Option<string?> DType()
-    {
-        var option = new Option<string?>("--dtype")
-        {
-            Description = "Native backend: precision of the weights and the compute (default float32, which matches transformers' default load; " +
-                "bfloat16/float16 halve the memory, logits move by ~1e-2).",
-            HelpName = "bfloat16|float16|float32",
-        };
-        option.AcceptOnlyFromAmong([.. ModelDTypes.Names]);
-        return option;
-    }
+    public static Option<ModelDType?> DType() => EnumOption.Create<ModelDType>(
+        "--dtype",
+        "Native backend: precision of the weights and the compute (default float32, which matches transformers' default load; " +
+        "bfloat16/float16 halve the memory, logits move by ~1e-2).",
+        [.. ModelDTypes.Names.Select(n => new KeyValuePair<string, ModelDType>(n, ModelDTypes.Parse(n)))]);
 
     /// <summary>The value of a <see cref="DType"/> option (float32 when absent).</summary>
-    public static ModelDType ParseDType(string? value) => value is null ? ModelDType.Float32 : ModelDTypes.Parse(value);
+    public static ModelDType ParseDType(ModelDType? value) => value ?? ModelDType.Float32;
 
     /// <summary><c>--input-ids 1,2,3</c>: token ids used as they are instead of tokenizing <c>--input</c>.</summary>
     public static Option<string?> InputIds() => new("--input-ids")

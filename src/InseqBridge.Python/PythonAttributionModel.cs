@@ -20,7 +20,7 @@ public sealed class PythonAttributionModel : IAttributionModel
     private readonly PythonBackend _backend;
     private readonly bool _ownsBackend;
     private readonly string _handle;
-    private readonly JsonObject _load;
+    private readonly LoadArguments _load;
     private bool _disposed;
 
     internal PythonAttributionModel(PythonBackend backend, string model, AttributionMethod method, JsonObject loadArguments, bool ownsBackend = false)
@@ -29,16 +29,11 @@ public sealed class PythonAttributionModel : IAttributionModel
         _ownsBackend = ownsBackend;
         _handle = backend.NewHandle();
         DefaultMethod = method;
-        _load = new JsonObject { ["model"] = model, ["method"] = method.Id, ["load_kwargs"] = loadArguments.DeepClone() };
-        var args = new JsonObject { ["handle"] = _handle, ["model"] = model, ["method"] = method.Id, ["load_kwargs"] = loadArguments.DeepClone() };
-        JsonNode result = backend.Call("load", args, [], CancellationToken.None).Result
-            ?? throw new PythonProtocolException("load_model returned nothing.");
-        Info = new ModelInfo(
-            result["model_name"]?.GetValue<string>() ?? model,
-            result["model_class"]?.GetValue<string>() ?? string.Empty,
-            result["tokenizer_name"]?.GetValue<string>(),
-            result["tokenizer_class"]?.GetValue<string>() ?? string.Empty);
-        IsEncoderDecoder = result["is_encoder_decoder"]?.GetValue<bool>() ?? false;
+        _load = new LoadArguments(_handle, model, method.Id, (JsonObject)loadArguments.DeepClone());
+        PythonReply reply = backend.Call(WorkerOperation.Load, WorkerJson.ToNode(_load), [], CancellationToken.None);
+        LoadResult result = WorkerJson.Read<LoadResult>(reply.Result, "load_model result");
+        Info = new ModelInfo(result.ModelName ?? model, result.ModelClass ?? string.Empty, result.TokenizerName, result.TokenizerClass ?? string.Empty);
+        IsEncoderDecoder = result.IsEncoderDecoder;
     }
 
     /// <summary>
@@ -96,14 +91,8 @@ public sealed class PythonAttributionModel : IAttributionModel
             kwargs["method"] = method.Id;
         }
 
-        var args = new JsonObject
-        {
-            ["handle"] = _handle,
-            ["kwargs"] = kwargs,
-            ["seed"] = request.Generation.Seed,
-            ["load"] = _load.DeepClone(),
-        };
-        PythonReply reply = await _backend.CallAsync("attribute", args, [], cancellationToken).ConfigureAwait(false);
+        var args = new AttributeArguments(_handle, kwargs, request.Generation.Seed, _load);
+        PythonReply reply = await _backend.CallAsync(WorkerOperation.Attribute, WorkerJson.ToNode(args), [], cancellationToken).ConfigureAwait(false);
         FeatureAttributionOutput output = InseqJson.Parse(Encoding.UTF8.GetString(reply.Body), "Python Inseq output");
         int steps = output.SequenceAttributions.Sum(s => s.StepCount);
         progress?.Report(new AttributionProgress(steps, steps));
@@ -127,7 +116,7 @@ public sealed class PythonAttributionModel : IAttributionModel
         {
             if (!_ownsBackend)
             {
-                _backend.Call("unload", new JsonObject { ["handle"] = _handle }, [], CancellationToken.None);
+                _backend.Call(WorkerOperation.Unload, WorkerJson.ToNode(new UnloadArguments(_handle)), [], CancellationToken.None);
             }
         }
         catch (PythonBackendException)

@@ -80,20 +80,21 @@ public sealed class PythonBackend : IDisposable
 
     private PythonProbe Probe(IEnumerable<string> modules, bool startup, CancellationToken cancellationToken)
     {
-        var args = new JsonObject { ["modules"] = new JsonArray([.. modules.Select(m => (JsonNode?)JsonValue.Create(m))]) };
-        JsonNode result = _channel.CallAsync("probe", args, [], startup, cancellationToken).GetAwaiter().GetResult().Result!;
+        JsonNode? args = WorkerJson.ToNode(new ProbeArguments([.. modules]));
+        PythonReply reply = _channel.CallAsync(WorkerOperation.Probe, args, [], startup, cancellationToken).GetAwaiter().GetResult();
+        ProbeResult result = WorkerJson.Read<ProbeResult>(reply.Result, "probe result");
         var versions = new Dictionary<string, string?>();
         var errors = new Dictionary<string, string>();
-        foreach (var (name, info) in result["modules"]!.AsObject())
+        foreach (var (name, info) in result.Modules)
         {
-            versions[name] = info?["version"]?.GetValue<string>();
-            if (info?["error"]?.GetValue<string>() is { } error)
+            versions[name] = info.Version;
+            if (info.Error is { } error)
             {
                 errors[name] = error;
             }
         }
 
-        return new PythonProbe(result["python"]!.GetValue<string>(), result["executable"]!.GetValue<string>(), versions, errors);
+        return new PythonProbe(result.Python, result.Executable, versions, errors);
     }
 
     /// <summary>Loads a model with <c>inseq.load_model(model, method.Id, **loadArguments)</c>.</summary>
@@ -107,30 +108,37 @@ public sealed class PythonBackend : IDisposable
 
     internal int Generation => _channel.Generation;
 
-    internal PythonReply Call(string op, JsonObject args, byte[] body, CancellationToken cancellationToken) =>
+    internal PythonReply Call(WorkerOperation op, JsonNode? args, byte[] body, CancellationToken cancellationToken) =>
         _channel.CallAsync(op, args, body, startup: false, cancellationToken).GetAwaiter().GetResult();
 
-    internal Task<PythonReply> CallAsync(string op, JsonObject args, byte[] body, CancellationToken cancellationToken) =>
+    internal Task<PythonReply> CallAsync(WorkerOperation op, JsonNode? args, byte[] body, CancellationToken cancellationToken) =>
         _channel.CallAsync(op, args, body, startup: false, cancellationToken);
 
-    /// <summary>Multiplies a float32 buffer by <paramref name="factor"/> in Python with torch (buffer transfer check).</summary>
+    /// <summary>Multiplies a float32 buffer by <paramref name="factor"/> in Python with torch (buffer transfer check).
+    /// A self test: needs <see cref="PythonBackendOptions.EnableTestOperations"/>.</summary>
+    /// <exception cref="PythonProtocolException">The backend was started without test operations.</exception>
     public float[] ScaleWithTorch(ReadOnlySpan<float> values, double factor, CancellationToken cancellationToken = default)
     {
         byte[] body = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values).ToArray();
-        PythonReply reply = Call("test.scale", new JsonObject { ["factor"] = factor }, body, cancellationToken);
+        PythonReply reply = Call(WorkerOperation.TestScale, WorkerJson.ToNode(new TestScaleArguments(factor)), body, cancellationToken);
         return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(reply.Body).ToArray();
     }
 
     /// <summary>Diagnostics: runs one of the bridge's self-test operations (<c>test.fail</c>, <c>test.sleep</c>,
-    /// <c>test.hang_native</c>, <c>test.crash</c>) with its JSON arguments; returns its JSON result.</summary>
+    /// <c>test.hang_native</c>, <c>test.crash</c>) with its JSON arguments; returns its JSON result. Needs
+    /// <see cref="PythonBackendOptions.EnableTestOperations"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="op"/> is not a test operation.</exception>
+    /// <exception cref="PythonProtocolException">The backend was started without test operations, or bad arguments.</exception>
     public JsonNode? RunSelfTest(string op, JsonObject args, CancellationToken cancellationToken = default)
     {
-        if (!op.StartsWith("test.", StringComparison.Ordinal))
+        ArgumentNullException.ThrowIfNull(op);
+        if (WorkerOperations.FromWireName(op) is not { } operation || !operation.IsTest())
         {
-            throw new ArgumentException("Only test.* operations are self tests.", nameof(op));
+            string tests = string.Join(", ", Enum.GetValues<WorkerOperation>().Where(o => o.IsTest()).Select(o => o.WireName()));
+            throw new ArgumentException($"'{op}' is not a self-test operation; use one of {tests}.", nameof(op));
         }
 
-        return Call(op, args, [], cancellationToken).Result;
+        return Call(operation, args, [], cancellationToken).Result;
     }
 
     /// <summary>Stops the worker (or releases the in-process channel; the embedded interpreter stays for the process).</summary>

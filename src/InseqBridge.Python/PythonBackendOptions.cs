@@ -42,6 +42,12 @@ public sealed record PythonBackendOptions
     /// <summary>Receives each line the worker writes to stderr (Python warnings, logging); null: kept only for error reports.</summary>
     public Action<string>? StandardErrorLine { get; init; }
 
+    /// <summary>
+    /// Allows the bridge's self-test operations (<see cref="PythonBackend.RunSelfTest"/>, <see cref="PythonBackend.ScaleWithTorch"/>:
+    /// Python errors, hangs and crashes on purpose). Off by default; the worker is then started without them and refuses them.
+    /// </summary>
+    public bool EnableTestOperations { get; init; }
+
     /// <summary>Python modules that must import for the backend to start (default torch, transformers, inseq).</summary>
     public IReadOnlyList<string> RequiredModules { get; init; } = ["torch", "transformers", "inseq"];
 }

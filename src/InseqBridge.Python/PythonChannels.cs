@@ -10,13 +10,13 @@ internal interface IPythonChannel : IDisposable
     /// <summary>Increases each time a new interpreter is started (models loaded before must be loaded again).</summary>
     int Generation { get; }
 
-    /// <summary>Runs one operation; see <see cref="PythonSession.Dispatch"/> for the operations.</summary>
-    /// <param name="op">Operation name.</param>
-    /// <param name="args">JSON arguments.</param>
+    /// <summary>Runs one operation; see <see cref="WorkerOperation"/> for the operations.</summary>
+    /// <param name="op">The operation.</param>
+    /// <param name="args">Its arguments record as JSON (null: none).</param>
     /// <param name="body">Raw bytes.</param>
     /// <param name="startup">True for the start-up check: limited by the startup timeout instead of the call timeout.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    Task<PythonReply> CallAsync(string op, JsonObject args, byte[] body, bool startup, CancellationToken cancellationToken);
+    Task<PythonReply> CallAsync(WorkerOperation op, JsonNode? args, byte[] body, bool startup, CancellationToken cancellationToken);
 }
 
 /// <summary>Python embedded in the calling process (for hosts that never load TorchSharp).</summary>
@@ -27,7 +27,7 @@ internal sealed class InProcessChannel(PythonEnvironment environment, PythonBack
 
     public int Generation => 1;
 
-    public async Task<PythonReply> CallAsync(string op, JsonObject args, byte[] body, bool startup, CancellationToken cancellationToken)
+    public async Task<PythonReply> CallAsync(WorkerOperation op, JsonNode? args, byte[] body, bool startup, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -40,12 +40,12 @@ internal sealed class InProcessChannel(PythonEnvironment environment, PythonBack
             try
             {
                 // Arguments take the same shape as on the wire (numbers as JSON numbers, not CLR values).
-                var wire = (JsonObject)JsonNode.Parse(args.ToJsonString())!;
-                return await Task.Run(() => session.Dispatch(op, wire, body, linked.Token), CancellationToken.None).ConfigureAwait(false);
+                JsonNode? wire = args is null ? null : JsonNode.Parse(args.ToJsonString());
+                return await Task.Run(() => session.Dispatch(op, wire, body, options.EnableTestOperations, linked.Token), CancellationToken.None).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                throw new PythonWorkerException($"The in-process Python call '{op}' exceeded its time limit of {limit} and was interrupted.", null, string.Empty, timedOut: true);
+                throw new PythonWorkerException($"The in-process Python call '{op.WireName()}' exceeded its time limit of {limit} and was interrupted.", null, string.Empty, timedOut: true);
             }
         }
         finally
@@ -82,7 +82,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
     /// <summary>The worker's process id (null when none is running); for tests and diagnostics.</summary>
     public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
 
-    public async Task<PythonReply> CallAsync(string op, JsonObject args, byte[] body, bool startup, CancellationToken cancellationToken)
+    public async Task<PythonReply> CallAsync(WorkerOperation op, JsonNode? args, byte[] body, bool startup, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -121,6 +121,14 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
         start.ArgumentList.Add(options.MaxMessageBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
         start.Environment["PYTHONUNBUFFERED"] = "1";
         start.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
+        if (options.EnableTestOperations)
+        {
+            start.Environment[WorkerServer.TestOperationsVariable] = "1";
+        }
+        else
+        {
+            start.Environment.Remove(WorkerServer.TestOperationsVariable);
+        }
         lock (_stderr)
         {
             _stderr.Clear();
@@ -149,23 +157,14 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
         process.BeginErrorReadLine();
         Stream reader = process.StandardOutput.BaseStream;
         _readerTask = Task.Run(() => ReadLoopAsync(process, reader), CancellationToken.None);
-        var env = new JsonObject
-        {
-            ["library"] = environment.LibraryPath,
-            ["executable"] = environment.Executable,
-            ["version"] = environment.Version,
-            ["home"] = environment.Home,
-            ["source"] = environment.Source,
-            ["sys_path"] = new JsonArray([.. environment.SysPath.Select(p => (JsonNode?)JsonValue.Create(p))]),
-        };
-        var init = new JsonObject { ["environment"] = env, ["module_directory"] = options.ModuleDirectory };
+        var init = new InitArguments(WorkerEnvironment.From(environment), options.ModuleDirectory);
         try
         {
-            await SendAsync("init", init, [], options.StartupTimeout, cancellationToken).ConfigureAwait(false);
+            await SendAsync(WorkerOperation.Init, WorkerJson.ToNode(init), [], options.StartupTimeout, cancellationToken).ConfigureAwait(false);
 
             // Import the required modules now, under the startup limit, so a restarted worker is as ready as the first.
-            var modules = new JsonArray([.. options.RequiredModules.Select(m => (JsonNode?)JsonValue.Create(m))]);
-            await SendAsync("probe", new JsonObject { ["modules"] = modules }, [], options.StartupTimeout, cancellationToken).ConfigureAwait(false);
+            var probe = new ProbeArguments([.. options.RequiredModules]);
+            await SendAsync(WorkerOperation.Probe, WorkerJson.ToNode(probe), [], options.StartupTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -176,7 +175,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
         _generation++;
     }
 
-    private async Task<PythonReply> SendAsync(string op, JsonObject args, byte[] body, TimeSpan? timeout, CancellationToken cancellationToken)
+    private async Task<PythonReply> SendAsync(WorkerOperation op, JsonNode? args, byte[] body, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         Process process = _process!;
         long id = Interlocked.Increment(ref _nextId);
@@ -190,7 +189,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
 
         try
         {
-            await WriteAsync(process, new JsonObject { ["id"] = id, ["op"] = op, ["args"] = args.DeepClone() }, body).ConfigureAwait(false);
+            await WriteAsync(process, new WorkerRequest(id, op, args?.DeepClone()), body).ConfigureAwait(false);
         }
         catch (IOException e)
         {
@@ -208,7 +207,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
         if (first == timedOut)
         {
             Discard(process);
-            throw Died(process, $"The Python worker did not answer '{op}' within {timeout} and was stopped; the next call starts a new worker.", timedOut: true);
+            throw Died(process, $"The Python worker did not answer '{op.WireName()}' within {timeout} and was stopped; the next call starts a new worker.", timedOut: true);
         }
 
         if (first == cancelled)
@@ -216,7 +215,8 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
             // Ask Python to stop (KeyboardInterrupt at its next bytecode); kill the worker if it does not within the grace period.
             try
             {
-                await WriteAsync(process, new JsonObject { ["id"] = Interlocked.Increment(ref _nextId), ["op"] = "cancel", ["args"] = new JsonObject { ["target"] = id } }, []).ConfigureAwait(false);
+                var cancel = new WorkerRequest(Interlocked.Increment(ref _nextId), WorkerOperation.Cancel, WorkerJson.ToNode(new CancelArguments(id)));
+                await WriteAsync(process, cancel, []).ConfigureAwait(false);
             }
             catch (IOException)
             {
@@ -227,24 +227,25 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
                 Discard(process);
             }
 
-            throw new OperationCanceledException($"The Python call '{op}' was cancelled.", cancellationToken);
+            throw new OperationCanceledException($"The Python call '{op.WireName()}' was cancelled.", cancellationToken);
         }
 
-        WorkerMessage reply = await completion.Task.ConfigureAwait(false);
-        if (reply.Header["ok"]?.GetValue<bool>() == true)
+        WorkerMessage message = await completion.Task.ConfigureAwait(false);
+        WorkerReply reply = WorkerJson.Read<WorkerReply>(message.Header, "reply header");
+        if (reply.Ok)
         {
-            return new PythonReply(reply.Header["result"]?.DeepClone(), reply.Body);
+            return new PythonReply(reply.Result?.DeepClone(), message.Body);
         }
 
-        throw ToException(reply.Header["error"] as JsonObject ?? [], cancellationToken);
+        throw ToException(reply.Error ?? new WorkerError(WorkerErrorKind.Internal, "Exception", "The worker reported a failure without details."), cancellationToken);
     }
 
-    private async Task WriteAsync(Process process, JsonObject header, byte[] body)
+    private async Task WriteAsync(Process process, WorkerRequest request, byte[] body)
     {
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
-            await WorkerProtocol.WriteAsync(process.StandardInput.BaseStream, new WorkerMessage(header, body), options.MaxMessageBytes).ConfigureAwait(false);
+            await WorkerProtocol.WriteAsync(process.StandardInput.BaseStream, new WorkerMessage(WorkerJson.Header(request), body), options.MaxMessageBytes).ConfigureAwait(false);
         }
         finally
         {
@@ -265,7 +266,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
                     break;
                 }
 
-                long id = message.Header["id"]?.GetValue<long>() ?? -1;
+                long id = WorkerJson.Read<WorkerReply>(message.Header, "reply header").Id;
                 lock (_pendingLock)
                 {
                     if (_pending is not null && _pendingProcess == process && (id == _pendingId || id == -1))
@@ -349,24 +350,14 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
         _ => string.Empty,
     };
 
-    internal static Exception ToException(JsonObject error, CancellationToken cancellationToken)
+    internal static Exception ToException(WorkerError error, CancellationToken cancellationToken) => error.Kind switch
     {
-        string kind = error["kind"]?.GetValue<string>() ?? "internal";
-        string type = error["type"]?.GetValue<string>() ?? "Exception";
-        string message = error["message"]?.GetValue<string>() ?? string.Empty;
-        string traceback = error["traceback"]?.GetValue<string>() ?? string.Empty;
-        return kind switch
-        {
-            "python" => new PythonExecutionException(type, message, traceback),
-            "cancelled" => new OperationCanceledException(message, cancellationToken),
-            "environment" => new PythonEnvironmentException(
-                message,
-                error["tried"]?.AsArray().Select(n => n!.GetValue<string>()).ToList() ?? [],
-                error["missing"]?.AsArray().Select(n => n!.GetValue<string>()).ToList()),
-            "protocol" => new PythonProtocolException(message),
-            _ => new PythonBackendException($"The Python worker failed: {type}: {message}"),
-        };
-    }
+        WorkerErrorKind.Python => new PythonExecutionException(error.Type, error.Message, error.Traceback ?? string.Empty),
+        WorkerErrorKind.Cancelled => new OperationCanceledException(error.Message, cancellationToken),
+        WorkerErrorKind.Environment => new PythonEnvironmentException(error.Message, error.Tried ?? [], error.Missing),
+        WorkerErrorKind.Protocol => new PythonProtocolException(error.Message),
+        _ => new PythonBackendException($"The Python worker failed: {error.Type}: {error.Message}"),
+    };
 
     /// <summary>Kills a worker that can no longer be trusted and forgets it; the next call starts a new one.</summary>
     private void Discard(Process process)
@@ -431,7 +422,7 @@ internal sealed class WorkerChannel(PythonEnvironment environment, PythonBackend
         {
             try
             {
-                var shutdown = new JsonObject { ["id"] = Interlocked.Increment(ref _nextId), ["op"] = "shutdown" };
+                var shutdown = new WorkerRequest(Interlocked.Increment(ref _nextId), WorkerOperation.Shutdown);
                 if (!WriteAsync(process, shutdown, []).Wait(1000) || !process.WaitForExit(3000))
                 {
                     Kill(process);

@@ -122,9 +122,21 @@ internal sealed class PythonSession
 
     /// <summary>Runs one operation. <paramref name="cancellationToken"/> interrupts the Python thread (KeyboardInterrupt),
     /// which takes effect at the next Python bytecode; the call then throws <see cref="OperationCanceledException"/>.</summary>
+    /// <param name="op">The operation (<see cref="WorkerOperation.Init"/>, cancel and shutdown are the channel's own).</param>
+    /// <param name="args">Its arguments record as JSON.</param>
+    /// <param name="body">Raw bytes.</param>
+    /// <param name="testOperations">Whether the <c>test.*</c> operations may run (the backend's explicit test switch).</param>
+    /// <param name="cancellationToken">Interrupts the call.</param>
     /// <exception cref="PythonExecutionException">Python raised.</exception>
-    public PythonReply Dispatch(string op, JsonObject args, byte[] body, CancellationToken cancellationToken)
+    /// <exception cref="PythonProtocolException">An operation this dispatcher does not run, or malformed arguments.</exception>
+    public PythonReply Dispatch(WorkerOperation op, JsonNode? args, byte[] body, bool testOperations, CancellationToken cancellationToken)
     {
+        if (op.IsTest() && !testOperations)
+        {
+            throw new PythonProtocolException(
+                $"'{op.WireName()}' is a test operation; start the backend with PythonBackendOptions.EnableTestOperations to run it.");
+        }
+
         cancellationToken.ThrowIfCancellationRequested();
         CancellationTokenRegistration registration = cancellationToken.Register(static id => Interrupt((ulong)id!), _pythonThreadId);
         try
@@ -135,7 +147,7 @@ internal sealed class PythonSession
                 {
                     try
                     {
-                        return Run(op, args, body);
+                        return op.IsTest() ? PythonTestOperations.Run(this, op, args, body) : Run(op, args, body);
                     }
                     catch (PythonException e) when (cancellationToken.IsCancellationRequested && e.Type.Name == "KeyboardInterrupt")
                     {
@@ -225,47 +237,40 @@ internal sealed class PythonSession
         return result;
     }
 
-    private PythonReply Run(string op, JsonObject args, byte[] body)
+    /// <summary>The production operations.</summary>
+    private PythonReply Run(WorkerOperation op, JsonNode? args, byte[] body)
     {
         switch (op)
         {
-            case "probe":
-                return Json(Call("probe", new PyString(JsonSerializer.Serialize(args["modules"]?.AsArray().Select(n => n!.GetValue<string>()).ToArray() ?? []))));
-            case "load":
-                return Json(Call(
+            case WorkerOperation.Probe:
+                var probe = WorkerJson.Read<ProbeArguments>(args, "probe arguments");
+                return Json(Invoke("probe", new PyString(JsonSerializer.Serialize(probe.Modules.ToArray(), WorkerJsonContext.Default.StringArray))));
+            case WorkerOperation.Load:
+                var load = WorkerJson.Read<LoadArguments>(args, "load arguments");
+                return Json(Invoke(
                     "load_model",
-                    new PyString(Str(args, "handle")),
-                    new PyString(Str(args, "model")),
-                    new PyString(Str(args, "method")),
-                    new PyString(args["load_kwargs"]?.ToJsonString() ?? "{}")));
-            case "unload":
-                Call("unload_model", new PyString(Str(args, "handle"))).Dispose();
+                    new PyString(load.Handle),
+                    new PyString(load.Model),
+                    new PyString(load.Method),
+                    new PyString(load.LoadKwargs?.ToJsonString() ?? "{}")));
+            case WorkerOperation.Unload:
+                Invoke("unload_model", new PyString(WorkerJson.Read<UnloadArguments>(args, "unload arguments").Handle)).Dispose();
                 return new PythonReply(null, []);
-            case "attribute":
-                return Bytes(Call(
+            case WorkerOperation.Attribute:
+                var attribute = WorkerJson.Read<AttributeArguments>(args, "attribute arguments");
+                return Bytes(Invoke(
                     "attribute",
-                    new PyString(Str(args, "handle")),
-                    new PyString(args["kwargs"]!.ToJsonString()),
-                    new PyInt(args["seed"]?.GetValue<long>() ?? 0),
-                    new PyString(args["load"]?.ToJsonString() ?? "{}")));
-            case "test.scale":
-                return Bytes(Call("test_scale", ToByteArray(body), new PyFloat(args["factor"]!.GetValue<double>())));
-            case "test.fail":
-                Call("test_fail", new PyString(Str(args, "message"))).Dispose();
-                return new PythonReply(null, []);
-            case "test.sleep":
-                return Json(Call("test_sleep", new PyFloat(args["seconds"]!.GetValue<double>())), asString: true);
-            case "test.hang_native":
-                return Json(Call("test_hang_native", new PyInt(args["seconds"]!.GetValue<int>())), asString: true);
-            case "test.crash":
-                Call("test_crash", new PyString(Str(args, "kind"))).Dispose();
-                return new PythonReply(null, []);
+                    new PyString(attribute.Handle),
+                    new PyString(attribute.Kwargs.ToJsonString()),
+                    new PyInt(attribute.Seed),
+                    new PyString(WorkerJson.ToNode(attribute.Load)!.ToJsonString())));
             default:
-                throw new PythonProtocolException($"Unknown operation '{op}'.");
+                throw new PythonProtocolException($"The Python session does not run '{op.WireName()}'.");
         }
     }
 
-    private PyObject Call(string function, params PyObject[] args)
+    /// <summary>Calls a function of the bridge module (disposing the arguments); needs the GIL.</summary>
+    internal PyObject Invoke(string function, params PyObject[] args)
     {
         try
         {
@@ -280,10 +285,7 @@ internal sealed class PythonSession
         }
     }
 
-    private static string Str(JsonObject args, string key) =>
-        args[key]?.GetValue<string>() ?? throw new PythonProtocolException($"Missing argument '{key}'.");
-
-    private static PythonReply Json(PyObject value, bool asString = false)
+    internal static PythonReply Json(PyObject value, bool asString = false)
     {
         using (value)
         {
@@ -293,7 +295,7 @@ internal sealed class PythonSession
     }
 
     /// <summary>Copies a Python bytes-like object into a .NET array through the buffer protocol (one memcpy).</summary>
-    private static PythonReply Bytes(PyObject value)
+    internal static PythonReply Bytes(PyObject value)
     {
         using (value)
         {
@@ -305,7 +307,7 @@ internal sealed class PythonSession
     }
 
     /// <summary>A Python <c>bytearray</c> holding a copy of <paramref name="data"/>, written through the buffer protocol.</summary>
-    private static PyObject ToByteArray(byte[] data)
+    internal static PyObject ToByteArray(byte[] data)
     {
         using PyObject builtins = Py.Import("builtins");
         using var length = new PyInt(data.Length);

@@ -12,6 +12,12 @@ namespace InseqBridge.Python;
 /// </summary>
 public static partial class WorkerServer
 {
+    /// <summary>
+    /// Environment variable a worker must be started with (value <c>1</c>) to run the <c>test.*</c> operations; the
+    /// backend sets it only when <see cref="PythonBackendOptions.EnableTestOperations"/> is true.
+    /// </summary>
+    public const string TestOperationsVariable = "INSEQBRIDGE_WORKER_TEST_OPERATIONS";
+
     /// <summary>Serves requests until stdin closes or a shutdown request arrives; returns the exit code.</summary>
     /// <param name="args">Command-line arguments: <c>--max-message-bytes N</c> (optional).</param>
     public static int Run(string[] args)
@@ -26,7 +32,8 @@ public static partial class WorkerServer
 
         Stream input = Console.OpenStandardInput();
         Stream output = OpenProtocolOutput();
-        int code = RunAsync(input, output, maxBody).GetAwaiter().GetResult();
+        bool testOperations = Environment.GetEnvironmentVariable(TestOperationsVariable) == "1";
+        int code = RunAsync(input, output, maxBody, testOperations).GetAwaiter().GetResult();
         output.Flush();
         Console.Error.Flush();
         if (!OperatingSystem.IsWindows())
@@ -64,19 +71,19 @@ public static partial class WorkerServer
     [LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]
     private static partial int Dup2(int fd, int fd2);
 
-    internal static async Task<int> RunAsync(Stream input, Stream output, int maxBody)
+    internal static async Task<int> RunAsync(Stream input, Stream output, int maxBody, bool testOperations = false)
     {
         var writeLock = new SemaphoreSlim(1, 1);
         var running = new ConcurrentDictionary<long, CancellationTokenSource>();
         PythonSession? session = null;
         Task? current = null;
 
-        async Task Reply(JsonObject header, byte[] body)
+        async Task Reply(WorkerReply reply, byte[] body)
         {
             await writeLock.WaitAsync().ConfigureAwait(false);
             try
             {
-                await WorkerProtocol.WriteAsync(output, new WorkerMessage(header, body), maxBody).ConfigureAwait(false);
+                await WorkerProtocol.WriteAsync(output, new WorkerMessage(WorkerJson.Header(reply), body), maxBody).ConfigureAwait(false);
             }
             finally
             {
@@ -93,7 +100,7 @@ public static partial class WorkerServer
             }
             catch (PythonProtocolException e)
             {
-                await Reply(new JsonObject { ["id"] = -1, ["ok"] = false, ["error"] = Error("protocol", e) }, []).ConfigureAwait(false);
+                await Reply(new WorkerReply(-1, false, Error: Error(WorkerErrorKind.Protocol, e)), []).ConfigureAwait(false);
                 return 2;
             }
 
@@ -102,38 +109,52 @@ public static partial class WorkerServer
                 return 0;
             }
 
-            long id = message.Header["id"]?.GetValue<long>() ?? -1;
-            string op = message.Header["op"]?.GetValue<string>() ?? string.Empty;
-            JsonObject args = message.Header["args"] as JsonObject ?? [];
-            switch (op)
+            WorkerRequest request;
+            try
             {
-                case "shutdown":
-                    await Reply(new JsonObject { ["id"] = id, ["ok"] = true }, []).ConfigureAwait(false);
+                request = WorkerJson.Read<WorkerRequest>(message.Header, "request header");
+            }
+            catch (PythonProtocolException e)
+            {
+                // An unknown operation or a malformed header: answer the request (its id when readable) and go on.
+                long unreadable = message.Header["id"] is JsonValue v && v.TryGetValue(out long n) ? n : -1;
+                Exception reason = message.Header["op"] is JsonValue o && o.TryGetValue(out string? name) && WorkerOperations.FromWireName(name) is null
+                    ? new PythonProtocolException($"Unknown operation '{name}'.")
+                    : e;
+                await Reply(new WorkerReply(unreadable, false, Error: Error(WorkerErrorKind.Protocol, reason)), []).ConfigureAwait(false);
+                continue;
+            }
+
+            long id = request.Id;
+            switch (request.Op)
+            {
+                case WorkerOperation.Shutdown:
+                    await Reply(new WorkerReply(id, true), []).ConfigureAwait(false);
                     return 0;
-                case "cancel":
-                    if (running.TryGetValue(args["target"]?.GetValue<long>() ?? -1, out var cts))
+                case WorkerOperation.Cancel:
+                    try
                     {
-                        await cts.CancelAsync().ConfigureAwait(false);
+                        if (running.TryGetValue(WorkerJson.Read<CancelArguments>(request.Args, "cancel arguments").Target, out var cts))
+                        {
+                            await cts.CancelAsync().ConfigureAwait(false);
+                        }
+                    }
+                    catch (PythonProtocolException)
+                    {
+                        // A cancel is never answered; a malformed one cancels nothing.
                     }
 
                     continue;
-                case "init":
+                case WorkerOperation.Init:
                     try
                     {
-                        var env = args["environment"]!;
-                        var environment = new PythonEnvironment(
-                            env["library"]!.GetValue<string>(),
-                            env["executable"]?.GetValue<string>(),
-                            env["version"]?.GetValue<string>(),
-                            env["sys_path"]?.AsArray().Select(n => n!.GetValue<string>()).ToList() ?? [],
-                            env["home"]?.GetValue<string>(),
-                            env["source"]?.GetValue<string>() ?? "worker");
-                        session = PythonSession.Start(environment, args["module_directory"]?.GetValue<string>());
-                        await Reply(new JsonObject { ["id"] = id, ["ok"] = true, ["result"] = new JsonObject { ["pid"] = Environment.ProcessId } }, []).ConfigureAwait(false);
+                        var init = WorkerJson.Read<InitArguments>(request.Args, "init arguments");
+                        session = PythonSession.Start(init.Environment.ToEnvironment(), init.ModuleDirectory);
+                        await Reply(new WorkerReply(id, true, WorkerJson.ToNode(new InitResult(Environment.ProcessId))), []).ConfigureAwait(false);
                     }
                     catch (Exception e) when (e is not OutOfMemoryException)
                     {
-                        await Reply(new JsonObject { ["id"] = id, ["ok"] = false, ["error"] = Error(Kind(e), e) }, []).ConfigureAwait(false);
+                        await Reply(new WorkerReply(id, false, Error: Error(Kind(e), e)), []).ConfigureAwait(false);
                     }
 
                     continue;
@@ -141,7 +162,8 @@ public static partial class WorkerServer
 
             if (session is null)
             {
-                await Reply(new JsonObject { ["id"] = id, ["ok"] = false, ["error"] = Error("protocol", new PythonProtocolException("The worker received a request before 'init'.")) }, []).ConfigureAwait(false);
+                var early = new PythonProtocolException("The worker received a request before 'init'.");
+                await Reply(new WorkerReply(id, false, Error: Error(WorkerErrorKind.Protocol, early)), []).ConfigureAwait(false);
                 continue;
             }
 
@@ -155,21 +177,21 @@ public static partial class WorkerServer
             PythonSession s = session;
             current = Task.Run(async () =>
             {
-                JsonObject header;
+                WorkerReply reply;
                 byte[] body = [];
                 try
                 {
-                    PythonReply reply = s.Dispatch(op, args, message.Body, source.Token);
-                    header = new JsonObject { ["id"] = id, ["ok"] = true, ["result"] = reply.Result };
-                    body = reply.Body;
+                    PythonReply result = s.Dispatch(request.Op, request.Args, message.Body, testOperations, source.Token);
+                    reply = new WorkerReply(id, true, result.Result);
+                    body = result.Body;
                 }
                 catch (OperationCanceledException e)
                 {
-                    header = new JsonObject { ["id"] = id, ["ok"] = false, ["error"] = Error("cancelled", e) };
+                    reply = new WorkerReply(id, false, Error: Error(WorkerErrorKind.Cancelled, e));
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    header = new JsonObject { ["id"] = id, ["ok"] = false, ["error"] = Error(Kind(e), e) };
+                    reply = new WorkerReply(id, false, Error: Error(Kind(e), e));
                 }
                 finally
                 {
@@ -179,43 +201,28 @@ public static partial class WorkerServer
 
                 try
                 {
-                    await Reply(header, body).ConfigureAwait(false);
+                    await Reply(reply, body).ConfigureAwait(false);
                 }
                 catch (PythonProtocolException e)
                 {
-                    await Reply(new JsonObject { ["id"] = id, ["ok"] = false, ["error"] = Error("protocol", e) }, []).ConfigureAwait(false);
+                    await Reply(new WorkerReply(id, false, Error: Error(WorkerErrorKind.Protocol, e)), []).ConfigureAwait(false);
                 }
             });
         }
     }
 
-    private static string Kind(Exception e) => e switch
+    private static WorkerErrorKind Kind(Exception e) => e switch
     {
-        PythonExecutionException => "python",
-        PythonEnvironmentException => "environment",
-        PythonProtocolException => "protocol",
-        _ => "internal",
+        PythonExecutionException => WorkerErrorKind.Python,
+        PythonEnvironmentException => WorkerErrorKind.Environment,
+        PythonProtocolException => WorkerErrorKind.Protocol,
+        _ => WorkerErrorKind.Internal,
     };
 
-    internal static JsonObject Error(string kind, Exception e)
+    internal static WorkerError Error(WorkerErrorKind kind, Exception e) => e switch
     {
-        var error = new JsonObject { ["kind"] = kind, ["type"] = e.GetType().Name, ["message"] = e.Message };
-        switch (e)
-        {
-            case PythonExecutionException p:
-                error["type"] = p.PythonType;
-                error["message"] = p.PythonMessage;
-                error["traceback"] = p.PythonTraceback;
-                break;
-            case PythonEnvironmentException env:
-                error["tried"] = new JsonArray([.. env.Tried.Select(t => (JsonNode?)JsonValue.Create(t))]);
-                error["missing"] = new JsonArray([.. env.MissingModules.Select(t => (JsonNode?)JsonValue.Create(t))]);
-                break;
-            default:
-                error["traceback"] = e.ToString();
-                break;
-        }
-
-        return error;
-    }
+        PythonExecutionException p => new WorkerError(kind, p.PythonType, p.PythonMessage, p.PythonTraceback),
+        PythonEnvironmentException env => new WorkerError(kind, e.GetType().Name, e.Message, Tried: [.. env.Tried], Missing: [.. env.MissingModules]),
+        _ => new WorkerError(kind, e.GetType().Name, e.Message, e.ToString()),
+    };
 }

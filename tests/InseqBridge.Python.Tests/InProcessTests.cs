@@ -6,7 +6,7 @@ namespace InseqBridge.Python.Tests;
 public class InProcessTests
 {
     private static PythonBackend StartInProcess() =>
-        PythonBackend.Start(PythonTestEnvironment.Options("torch") with { Execution = PythonExecution.InProcess });
+        PythonBackend.Start(PythonTestEnvironment.Options("torch") with { Execution = PythonExecution.InProcess, EnableTestOperations = true });
 
     [PythonTorchFact]
     public void In_process_python_computes_on_buffers_and_maps_errors()
@@ -30,5 +30,13 @@ public class InProcessTests
 
         // No interrupt leaks into the next call.
         Assert.Equal("slept", backend.RunSelfTest("test.sleep", new JsonObject { ["seconds"] = 0.05 })!.GetValue<string>());
+    }
+
+    [PythonTorchFact]
+    public void In_process_test_operations_are_refused_unless_the_backend_enables_them()
+    {
+        using PythonBackend backend = PythonBackend.Start(PythonTestEnvironment.Options("torch") with { Execution = PythonExecution.InProcess });
+        var e = Assert.Throws<PythonProtocolException>(() => backend.RunSelfTest("test.fail", new JsonObject { ["message"] = "x" }));
+        Assert.Contains("EnableTestOperations", e.Message, StringComparison.Ordinal);
     }
 }

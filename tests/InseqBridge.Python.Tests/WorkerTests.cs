@@ -11,7 +11,21 @@ public class WorkerTests
         {
             CallTimeout = callTimeout,
             CancellationGracePeriod = grace ?? TimeSpan.FromSeconds(5),
+            EnableTestOperations = true,
         });
+
+    [PythonTorchFact]
+    public void Test_operations_are_refused_unless_the_backend_enables_them()
+    {
+        using PythonBackend backend = PythonBackend.Start(PythonTestEnvironment.Options("torch"));
+        int pid = backend.WorkerProcessId!.Value;
+        var e = Assert.Throws<PythonProtocolException>(() => backend.RunSelfTest("test.crash", new JsonObject { ["kind"] = "abort" }));
+        Assert.Contains("EnableTestOperations", e.Message, StringComparison.Ordinal);
+        Assert.Throws<PythonProtocolException>(() => backend.ScaleWithTorch([1f], 2));
+        Assert.Equal(pid, backend.WorkerProcessId); // the worker is still the same, alive
+        Assert.NotNull(backend.Probe(["json"]).Modules["json"]);
+        Assert.Throws<ArgumentException>(() => backend.RunSelfTest("attribute", []));
+    }
 
     [PythonTorchFact]
     public void Worker_runs_in_a_child_process_and_stops_on_dispose()

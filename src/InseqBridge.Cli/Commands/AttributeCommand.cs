@@ -25,26 +25,22 @@ public static class AttributeCommand
         var input = new Option<string[]>("--input") { Description = "Input text (repeat for a batch).", Required = true, HelpName = "TEXT", AllowMultipleArgumentsPerToken = false };
         var generated = new Option<string[]>("--generated") { Description = "Forced output text, one per --input (decoder-only: starts with the input).", HelpName = "TEXT" };
         var save = new Option<string?>("--save") { Description = "Write Inseq JSON here.", HelpName = "FILE" };
-        var saveFormat = new Option<string>("--save-format")
-        {
-            Description = "Tensor encoding of --save: 0.7 (safetensors, current Inseq) or 0.6 (numpy, readable by Inseq 0.6).",
-            DefaultValueFactory = _ => "0.7",
-            HelpName = "0.6|0.7",
-        };
-        saveFormat.AcceptOnlyFromAmong("0.6", "0.7");
-        var scoresPrecision = new Option<string>("--scores-precision")
-        {
-            Description = "Precision of the tensors --save stores, as Inseq's scores_precision: float32 (lossless), float16 or float8 (e4m3, experimental in Inseq).",
-            DefaultValueFactory = _ => "float32",
-            HelpName = "float32|float16|float8",
-        };
-        scoresPrecision.AcceptOnlyFromAmong("float32", "float16", "float8");
+        var saveFormat = EnumOption.Create<InseqJsonEncoding>(
+            "--save-format",
+            "Tensor encoding of --save: 0.7 (safetensors, current Inseq; default) or 0.6 (numpy, readable by Inseq 0.6).",
+            [new("0.6", InseqJsonEncoding.Inseq06), new("0.7", InseqJsonEncoding.Inseq07)]);
+        var scoresPrecision = EnumOption.Create<ScoresPrecision>(
+            "--scores-precision",
+            "Precision of the tensors --save stores, as Inseq's scores_precision: float32 (lossless, default), float16 or float8 (e4m3, experimental in Inseq).",
+            [new("float32", ScoresPrecision.Float32), new("float16", ScoresPrecision.Float16), new("float8", ScoresPrecision.Float8)]);
         var contrastTargets = new Option<string[]>("--contrast-targets") { Description = "Contrastive target text, one per --input (decoder-only: with the prompt).", HelpName = "TEXT" };
         var contrastSources = new Option<string[]>("--contrast-sources") { Description = "Contrastive source text, one per --input (encoder-decoder).", HelpName = "TEXT" };
         var contrastAlignments = new Option<string?>("--contrast-targets-alignments") { Description = "'auto' or JSON [[orig, contrast], ...] pairs.", HelpName = "PAIRS" };
         var contrastForce = new Option<bool>("--contrast-force-inputs") { Description = "Attributed contrastive functions run on the contrastive inputs." };
-        var backend = new Option<string>("--backend") { Description = "native (TorchSharp, default) or python (real Python Inseq in a worker process).", DefaultValueFactory = _ => "native", HelpName = "native|python" };
-        backend.AcceptOnlyFromAmong("native", "python");
+        var backend = EnumOption.Create<AttributionBackend>(
+            "--backend",
+            "native (TorchSharp, default) or python (real Python Inseq in a worker process).",
+            [new("native", AttributionBackend.Native), new("python", AttributionBackend.Python)]);
         var python = new Option<string?>("--python") { Description = "With --backend python: Python executable or libpython (default: PYTHONNET_PYDLL, conda env, python3 on PATH).", HelpName = "PATH" };
         var chat = new Option<bool>("--chat") { Description = "Render each --input as a user message through the checkpoint's chat template (assistant turn opened); --generated then gives the assistant's reply only." };
         var systemPrompt = new Option<string?>("--system-prompt") { Description = "With --chat: a system message before the user's.", HelpName = "TEXT" };
@@ -62,7 +58,7 @@ public static class AttributeCommand
             bool replace = parseResult.GetValue(shared.Overwrite);
             exports.CheckTargets(parseResult, replace, savePath);
             // The Python backend accepts every Inseq method and step function id (passed through to Inseq).
-            bool usePython = parseResult.GetValue(backend) == "python";
+            bool usePython = parseResult.GetValue(backend) == AttributionBackend.Python;
             if (!usePython && parseResult.GetValue(python) is not null)
             {
                 throw new CliUsageException("--python needs --backend python.");
@@ -120,13 +116,8 @@ public static class AttributeCommand
             FeatureAttributionOutput shown = aggregation is not null ? result.Aggregate(aggregation) : result;
             if (savePath is not null)
             {
-                var encoding = parseResult.GetValue(saveFormat) == "0.6" ? InseqJsonEncoding.Inseq06 : InseqJsonEncoding.Inseq07;
-                ScoresPrecision precision = parseResult.GetValue(scoresPrecision) switch
-                {
-                    "float16" => ScoresPrecision.Float16,
-                    "float8" => ScoresPrecision.Float8,
-                    _ => ScoresPrecision.Float32,
-                };
+                InseqJsonEncoding encoding = parseResult.GetValue(saveFormat) ?? InseqJsonEncoding.Inseq07;
+                ScoresPrecision precision = parseResult.GetValue(scoresPrecision) ?? ScoresPrecision.Float32;
                 shown.Save(savePath, new SaveOptions(Overwrite: replace, ScoresPrecision: precision, Encoding: encoding));
                 output.WriteLine($"wrote {TerminalText.Escape(savePath)}");
             }

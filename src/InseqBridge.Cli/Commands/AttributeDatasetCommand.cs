@@ -44,12 +44,12 @@ public static class AttributeDatasetCommand
         };
         var jsonl = new Option<bool>("--jsonl") { Description = $"Append all results to DIR/{DatasetAttributor.JsonLinesFileName} instead of one file per example." };
         var plain = new Option<bool>("--plain") { Description = "Progress as plain lines (the default when output is redirected)." };
-        var format = new Option<string?>("--format")
-        {
-            Description = $"Results as one Inseq JSON per example (json, the default), one {DatasetAttributor.JsonLinesFileName} (jsonl, as --jsonl), or long-format Parquet tables, one per example (parquet; implies --aggregate unless --aggregator is given).",
-            HelpName = "json|jsonl|parquet",
-        };
-        format.AcceptOnlyFromAmong("json", "jsonl", "parquet");
+        KeyValuePair<string, DatasetResultFormat>[] formats =
+            [new("json", DatasetResultFormat.Json), new("jsonl", DatasetResultFormat.JsonLines), new("parquet", DatasetResultFormat.Parquet)];
+        var format = EnumOption.Create(
+            "--format",
+            $"Results as one Inseq JSON per example (json, the default), one {DatasetAttributor.JsonLinesFileName} (jsonl, as --jsonl), or long-format Parquet tables, one per example (parquet; implies --aggregate unless --aggregator is given).",
+            formats);
         var shard = new Option<string?>("--shard")
         {
             Description = "Attribute only shard K of N (K from 0): the rows whose number minus one leaves K when divided by N. Results go to DIR/shard-K-of-N. Default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT (or _MIN/_MAX), or JOB_COMPLETION_INDEX with --shards.",
@@ -73,13 +73,13 @@ public static class AttributeDatasetCommand
             TextWriter output = parseResult.InvocationConfiguration.Output;
             string path = parseResult.GetValue(dataset)!;
             string directory = parseResult.GetValue(outputDir) ?? path + ".attributions";
-            string? formatId = parseResult.GetValue(format);
-            if (formatId is not null && parseResult.GetValue(jsonl) && formatId != "jsonl")
+            DatasetResultFormat? given = parseResult.GetValue(format);
+            if (given is { } g && parseResult.GetValue(jsonl) && g != DatasetResultFormat.JsonLines)
             {
-                throw new CliUsageException($"--jsonl and --format {formatId} contradict each other: give one.");
+                throw new CliUsageException($"--jsonl and --format {EnumOption.Spelling(formats, g)} contradict each other: give one.");
             }
 
-            formatId ??= parseResult.GetValue(jsonl) ? "jsonl" : "json";
+            DatasetResultFormat formatId = given ?? (parseResult.GetValue(jsonl) ? DatasetResultFormat.JsonLines : DatasetResultFormat.Json);
             DatasetShard? part = DatasetShard.Resolve(parseResult.GetValue(shard), parseResult.GetValue(shards));
             if (part is not null)
             {
@@ -96,7 +96,7 @@ public static class AttributeDatasetCommand
             AttributionMethod method = shared.CreateMethod(parseResult);
             _ = shared.CreateRequest(parseResult, method, ["check"], null); // bad flags fail before the model loads
             IAggregator[]? aggregation = shared.CreateAggregation(parseResult);
-            if (formatId == "parquet")
+            if (formatId == DatasetResultFormat.Parquet)
             {
                 aggregation ??= []; // Parquet rows hold one score per token pair: the default aggregation
             }
@@ -108,7 +108,7 @@ public static class AttributeDatasetCommand
                 dtype: CommonOptions.ParseDType(parseResult.GetValue(shared.DType)));
             var options = new DatasetAttributionOptions(
                 directory,
-                JsonLines: formatId == "jsonl",
+                JsonLines: formatId == DatasetResultFormat.JsonLines,
                 Overwrite: parseResult.GetValue(shared.Overwrite),
                 Aggregators: aggregation,
                 DatasetName: Path.GetFileName(path))
@@ -117,7 +117,7 @@ public static class AttributeDatasetCommand
                 Shard = part,
                 BatchSize = batchSize,
                 BucketKey = row => BucketKey(model, row),
-                FileFormat = formatId == "parquet" ? ParquetFormat : null,
+                FileFormat = formatId == DatasetResultFormat.Parquet ? ParquetFormat : null,
             };
 
             using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using InseqBridge.Tokenizers;
 using InseqBridge.Serialization;
+using InseqBridge.TorchSharp.Checkpoints;
 using InseqBridge.TorchSharp.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -22,11 +24,11 @@ public static class ForwardCommand
     public static Command Create()
     {
         Option<string> model = CommonOptions.Model();
-        Option<string?> tokenizer = CommonOptions.Tokenizer();
+        Option<TokenizerKind?> tokenizer = CommonOptions.Tokenizer();
         Option<string> input = CommonOptions.Input();
         input.Required = false;
         Option<string?> inputIds = CommonOptions.InputIds();
-        Option<string?> dtype = CommonOptions.DType();
+        Option<ModelDType?> dtype = CommonOptions.DType();
         var decoderIds = new Option<string?>("--decoder-input-ids")
         {
             Description = "Encoder-decoders: comma-separated decoder input ids (default: the decoder start token).",

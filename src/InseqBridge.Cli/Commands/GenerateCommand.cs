@@ -1,4 +1,6 @@
 using System.CommandLine;
+using InseqBridge.Tokenizers;
+using InseqBridge.TorchSharp.Checkpoints;
 using InseqBridge.TorchSharp.Generation;
 using InseqBridge.TorchSharp.Models;
 
@@ -17,11 +19,11 @@ public static class GenerateCommand
     public static Command Create()
     {
         Option<string> model = CommonOptions.Model();
-        Option<string?> tokenizer = CommonOptions.Tokenizer();
+        Option<TokenizerKind?> tokenizer = CommonOptions.Tokenizer();
         Option<string> input = CommonOptions.Input();
         input.Required = false;
         Option<string?> inputIds = CommonOptions.InputIds();
-        Option<string?> dtype = CommonOptions.DType();
+        Option<ModelDType?> dtype = CommonOptions.DType();
         var maxNewTokens = new Option<int?>("--max-new-tokens")
         {
             Description = "Maximum number of new tokens (default: from generation_config.json).",

@@ -27,7 +27,7 @@ public static class TokenizeCommand
         {
             Description = "Also print \"decoded\" (decode of the ids, special tokens kept) and \"decoded_skip_special\".",
         };
-        Option<string?> tokenizerKind = CommonOptions.Tokenizer();
+        Option<TokenizerKind?> tokenizerKind = CommonOptions.Tokenizer();
         var command = new Command("tokenize", "Tokenize a text with a checkpoint's tokenizer (probe).")
         {
             model, text, textFile, noSpecial, decode, tokenizerKind,

@@ -12,8 +12,6 @@ namespace InseqBridge.Attribution;
 /// </summary>
 public static class InseqCallArguments
 {
-    private static readonly HashSet<string> MethodArgumentKeys = ["n_steps", "internal_batch_size", "method", "return_convergence_delta"];
-
     /// <summary>
     /// The keyword arguments of <c>model.attribute(...)</c> for <paramref name="request"/>; <paramref name="method"/> is
     /// the method the call runs (its arguments are passed as keyword arguments, as Inseq routes them).
@@ -143,112 +141,191 @@ public static class InseqCallArguments
     /// <summary>
     /// Reads a recorded Inseq call (<paramref name="methodId"/> and the keyword arguments of <c>model.attribute</c>)
     /// as a typed request. Returns null with <paramref name="unsupported"/> naming the reason when the call uses an
-    /// argument, method or step function the typed request cannot express.
+    /// argument, method or step function the typed request cannot express (see <see cref="Parse"/>).
     /// </summary>
     public static AttributionRequest? FromKwargs(string methodId, JsonObject kwargs, out string? unsupported)
     {
-        ArgumentNullException.ThrowIfNull(methodId);
-        ArgumentNullException.ThrowIfNull(kwargs);
-        unsupported = null;
-        var known = new HashSet<string>(MethodArgumentKeys)
-        {
-            "input_texts", "generated_texts", "step_scores", "step_scores_args", "attributed_fn", "attributed_fn_args",
-            "attribute_target", "attr_pos_start", "attr_pos_end", "include_eos_baseline", "batch_size", "generation_args",
-            "show_progress", "logprob", "top_p", "top_k", "min_tokens_to_keep", "output_step_attributions",
-            "contrast_targets", "contrast_sources", "contrast_targets_alignments", "contrast_force_inputs",
-        };
-        var extra = kwargs.Select(kv => kv.Key).Where(k => !known.Contains(k)).ToList();
-        if (extra.Count > 0)
-        {
-            unsupported = $"argument(s) {string.Join(", ", extra)}";
-            return null;
-        }
-
         try
         {
-            var methodArgs = kwargs.Where(kv => MethodArgumentKeys.Contains(kv.Key))
-                .ToDictionary(kv => kv.Key, kv => Scalar(kv.Value));
-            AttributionMethod method = AttributionMethod.FromId(methodId, methodArgs);
-
-            // Step score arguments: step_scores_args, plus bare logprob/top_p (Inseq routes kwargs by signature).
-            var stepArgs = kwargs["step_scores_args"] is JsonObject sa ? sa.ToDictionary(kv => kv.Key, kv => Scalar(kv.Value)) : [];
-            foreach (string bare in new[] { "logprob", "top_p", "top_k", "min_tokens_to_keep" })
-            {
-                if (kwargs[bare] is JsonNode b)
-                {
-                    stepArgs[bare] = Scalar(b);
-                }
-            }
-
-            var scores = (kwargs["step_scores"] as JsonArray ?? [])
-                .Select(n => n!.GetValue<string>())
-                .Select(id => StepFunction.FromId(id, StepFunction.RouteArguments(id, stepArgs)))
-                .ToList();
-            StepFunction? fn = null;
-            if (kwargs["attributed_fn"] is JsonNode fnNode)
-            {
-                string fnId = fnNode.GetValue<string>();
-                var fnArgs = kwargs["attributed_fn_args"] is JsonObject fa ? fa.ToDictionary(kv => kv.Key, kv => Scalar(kv.Value)) : [];
-                foreach (string bare in new[] { "logprob", "top_p", "top_k", "min_tokens_to_keep" })
-                {
-                    if (kwargs[bare] is JsonNode b)
-                    {
-                        fnArgs[bare] = Scalar(b);
-                    }
-                }
-
-                fn = StepFunction.FromId(fnId, StepFunction.RouteArguments(fnId, fnArgs));
-            }
-
-            var generation = new GenerationArguments();
-            if (kwargs["generation_args"] is JsonObject g)
-            {
-                var unknown = g.Select(kv => kv.Key).Where(k => !GenerationArguments.Keys.Contains(k)).ToList();
-                if (unknown.Count > 0)
-                {
-                    unsupported = $"generation argument(s) {string.Join(", ", unknown)}";
-                    return null;
-                }
-
-                generation = GenerationArguments.FromJson(g);
-            }
-
-            return new AttributionRequest(Strings(kwargs["input_texts"]) ?? [])
-            {
-                GeneratedTexts = Strings(kwargs["generated_texts"]),
-                Method = method,
-                StepScores = scores,
-                AttributedFunction = fn,
-                AttributeTarget = kwargs["attribute_target"]?.GetValue<bool>() ?? false,
-                AttrPosStart = kwargs["attr_pos_start"]?.GetValue<int>(),
-                AttrPosEnd = kwargs["attr_pos_end"]?.GetValue<int>(),
-                IncludeEosBaseline = kwargs["include_eos_baseline"]?.GetValue<bool>() ?? false,
-                BatchSize = kwargs["batch_size"]?.GetValue<int>(),
-                Generation = generation,
-                OutputStepAttributions = kwargs["output_step_attributions"]?.GetValue<bool>() ?? false,
-                Contrast = Strings(kwargs["contrast_targets"]) is null && Strings(kwargs["contrast_sources"]) is null ? null : new ContrastOptions
-                {
-                    Targets = Strings(kwargs["contrast_targets"]),
-                    Sources = Strings(kwargs["contrast_sources"]),
-                    Alignments = kwargs["contrast_targets_alignments"] is JsonNode al
-                        ? ContrastAlignments.Parse(al is JsonValue ? al.GetValue<string>() : al.ToJsonString())
-                        : null,
-                    ForceInputs = kwargs["contrast_force_inputs"]?.GetValue<bool>() ?? false,
-                },
-            };
+            unsupported = null;
+            return Parse(methodId, kwargs);
         }
-        catch (InvalidRequestException e)
+        catch (InseqBridgeException e) when (e is InseqCallArgumentException or InvalidRequestException)
         {
             unsupported = e.Message;
             return null;
         }
     }
 
-    private static List<string>? Strings(JsonNode? node) => node switch
+    /// <summary>
+    /// Reads a recorded Inseq call as a typed request: <paramref name="methodId"/> (the method the model was loaded
+    /// with, or the call's <c>method</c>) and the keyword arguments of <c>model.attribute</c>. Keys are routed as Inseq
+    /// routes them: the call's own arguments, the method's arguments (top level or in <c>attribution_args</c>), and the
+    /// step functions' arguments (in <c>step_scores_args</c> / <c>attributed_fn_args</c>, or at top level by signature).
+    /// </summary>
+    /// <exception cref="InseqCallArgumentException">A key nothing reads, or a value of the wrong kind (names the key).</exception>
+    /// <exception cref="InvalidRequestException">Unknown method or step function, or a bad argument value.</exception>
+    public static AttributionRequest Parse(string methodId, JsonObject kwargs)
+    {
+        ArgumentNullException.ThrowIfNull(methodId);
+        ArgumentNullException.ThrowIfNull(kwargs);
+        var methodKeys = AttributionMethod.DescribeArguments(methodId).Select(a => a.Name).ToHashSet();
+        List<string> scoreIds = StringList(kwargs, "step_scores") ?? [];
+        string? fnId = String(kwargs, "attributed_fn");
+        // Without attributed_fn Inseq attributes the default step function, which takes the same bare arguments.
+        var stepKeys = scoreIds.Append(fnId ?? StepFunction.Default.Id).SelectMany(StepFunction.ArgumentNames).ToHashSet();
+
+        var methodArgs = new Dictionary<string, string>();
+        var bareStepArgs = new Dictionary<string, string>();
+        foreach (var (key, value) in kwargs)
+        {
+            if (CallKeys.Contains(key))
+            {
+                continue;
+            }
+
+            if (methodKeys.Contains(key))
+            {
+                methodArgs[key] = Scalar(value);
+            }
+            else if (stepKeys.Contains(key))
+            {
+                bareStepArgs[key] = Scalar(value);
+            }
+            else
+            {
+                throw Unknown(key, methodId, methodKeys);
+            }
+        }
+
+        if (kwargs["attribution_args"] is { } explicitArgs)
+        {
+            foreach (var (key, value) in Object(explicitArgs, "attribution_args"))
+            {
+                methodArgs[key] = methodKeys.Contains(key) ? Scalar(value) : throw Unknown("attribution_args." + key, methodId, methodKeys);
+            }
+        }
+
+        AttributionMethod method = AttributionMethod.FromId(methodId, methodArgs);
+        Dictionary<string, string> StepArguments(string nested)
+        {
+            var args = new Dictionary<string, string>(bareStepArgs);
+            if (kwargs[nested] is { } node)
+            {
+                foreach (var (key, value) in Object(node, nested))
+                {
+                    args[key] = Scalar(value);
+                }
+            }
+
+            return args;
+        }
+
+        var stepArgs = StepArguments("step_scores_args");
+        string? unread = stepArgs.Keys.FirstOrDefault(k => !bareStepArgs.ContainsKey(k) && !scoreIds.Any(id => StepFunction.ArgumentNames(id).Contains(k)));
+        if (unread is not null && scoreIds.Count > 0)
+        {
+            throw new InseqCallArgumentException("step_scores_args." + unread,
+                $"Recorded Inseq call: no step score in [{string.Join(", ", scoreIds)}] takes step_scores_args key '{unread}'; remove it or add the step score that takes it.");
+        }
+
+        var scores = scoreIds.Select(id => StepFunction.FromId(id, StepFunction.RouteArguments(id, stepArgs))).ToList();
+        StepFunction? fn = null;
+        var fnArgs = StepArguments("attributed_fn_args");
+        if (fnId is not null || fnArgs.Count > 0)
+        {
+            // Bare arguments for the default attributed function make it explicit (attributed_fn="probability").
+            string id = fnId ?? StepFunction.Default.Id;
+            fn = StepFunction.FromId(id, StepFunction.RouteArguments(id, fnArgs));
+        }
+
+        var generation = new GenerationArguments();
+        if (kwargs["generation_args"] is { } g)
+        {
+            JsonObject generationArgs = Object(g, "generation_args");
+            string? unknown = generationArgs.Select(kv => kv.Key).FirstOrDefault(k => !GenerationArguments.Keys.Contains(k));
+            if (unknown is not null)
+            {
+                throw new InseqCallArgumentException("generation_args." + unknown,
+                    $"Recorded Inseq call: unsupported generation argument '{unknown}'; supported: {string.Join(", ", GenerationArguments.Keys)}.");
+            }
+
+            generation = GenerationArguments.FromJson(generationArgs);
+        }
+
+        List<string>? contrastTargets = StringList(kwargs, "contrast_targets");
+        List<string>? contrastSources = StringList(kwargs, "contrast_sources");
+        return new AttributionRequest(StringList(kwargs, "input_texts")
+            ?? throw new InseqCallArgumentException("input_texts", "Recorded Inseq call has no 'input_texts'; every model.attribute call names its inputs."))
+        {
+            GeneratedTexts = StringList(kwargs, "generated_texts"),
+            Method = method,
+            StepScores = scores,
+            AttributedFunction = fn,
+            AttributeTarget = Bool(kwargs, "attribute_target"),
+            AttrPosStart = Int(kwargs, "attr_pos_start"),
+            AttrPosEnd = Int(kwargs, "attr_pos_end"),
+            IncludeEosBaseline = Bool(kwargs, "include_eos_baseline"),
+            BatchSize = Int(kwargs, "batch_size"),
+            Generation = generation,
+            OutputStepAttributions = Bool(kwargs, "output_step_attributions"),
+            Contrast = contrastTargets is null && contrastSources is null ? null : new ContrastOptions
+            {
+                Targets = contrastTargets,
+                Sources = contrastSources,
+                Alignments = kwargs["contrast_targets_alignments"] is JsonNode al
+                    ? ContrastAlignments.Parse(al is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : al.ToJsonString())
+                    : null,
+                ForceInputs = Bool(kwargs, "contrast_force_inputs"),
+            },
+        };
+    }
+
+    /// <summary>The keyword arguments of <c>model.attribute</c> that belong to the call itself (not to the method or a
+    /// step function).</summary>
+    public static IReadOnlySet<string> CallKeys { get; } = new HashSet<string>
+    {
+        "input_texts", "generated_texts", "step_scores", "step_scores_args", "attributed_fn", "attributed_fn_args",
+        "attribution_args", "attribute_target", "attr_pos_start", "attr_pos_end", "include_eos_baseline", "batch_size",
+        "generation_args", "show_progress", "output_step_attributions", "contrast_targets", "contrast_sources",
+        "contrast_targets_alignments", "contrast_force_inputs",
+    };
+
+    private static InseqCallArgumentException Unknown(string key, string methodId, HashSet<string> methodKeys) => new(
+        key,
+        $"Recorded Inseq call: unknown argument '{key}' (not an argument of model.attribute, of method '{methodId}'" +
+        (methodKeys.Count > 0 ? $" [{string.Join(", ", methodKeys)}]" : string.Empty) + " or of its step functions); remove it or fix its name.");
+
+    private static JsonObject Object(JsonNode node, string key) =>
+        node as JsonObject ?? throw new InseqCallArgumentException(key, $"Recorded Inseq call: '{key}' must be an object of keyword arguments (got {node.ToJsonString()}).");
+
+    private static string? String(JsonObject kwargs, string key) => kwargs[key] switch
     {
         null => null,
-        JsonArray a => [.. a.Select(x => x!.GetValue<string>())],
-        _ => [node.GetValue<string>()],
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonNode other => throw new InseqCallArgumentException(key, $"Recorded Inseq call: '{key}' must be a string (got {other.ToJsonString()})."),
+    };
+
+    private static List<string>? StringList(JsonObject kwargs, string key) => kwargs[key] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => [v.GetValue<string>()],
+        JsonArray a when a.All(x => x is JsonValue e && e.GetValueKind() == JsonValueKind.String) => [.. a.Select(x => x!.GetValue<string>())],
+        JsonNode other => throw new InseqCallArgumentException(key, $"Recorded Inseq call: '{key}' must be a string or a list of strings (got {other.ToJsonString()})."),
+    };
+
+    private static bool Bool(JsonObject kwargs, string key) => kwargs[key] switch
+    {
+        null => false,
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+        JsonNode other => throw new InseqCallArgumentException(key, $"Recorded Inseq call: '{key}' must be true or false (got {other.ToJsonString()})."),
+    };
+
+    private static int? Int(JsonObject kwargs, string key) => kwargs[key] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out int i) => i,
+        JsonNode other => throw new InseqCallArgumentException(key, $"Recorded Inseq call: '{key}' must be an integer (got {other.ToJsonString()})."),
     };
 
     private static string Scalar(JsonNode? node) => node switch

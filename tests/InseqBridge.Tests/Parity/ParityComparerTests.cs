@@ -84,4 +84,30 @@ public class ParityComparerTests
         var nan = reference with { SequenceAttributions = [first with { TargetAttributions = new NdArray(data, [.. target.Shape]) }, .. reference.SequenceAttributions.Skip(1)] };
         Assert.Contains(ParityComparer.Compare(reference, nan).Violations, v => v.Contains("NaN pattern", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void An_absolute_floor_admits_differences_below_it_and_not_above()
+    {
+        FeatureAttributionOutput reference = Load("bart__saliency__forced");
+        var shifted = WithSource(reference, a => ChangeLargest(a, (v, max) => v + (0.5f * max)));
+        Assert.False(ParityComparer.Compare(reference, shifted).Passed);
+        float largest = reference.SequenceAttributions[0].SourceAttributions!.ToArray().Max(Math.Abs);
+        Assert.True(ParityComparer.Compare(reference, shifted, new ParityTolerance(1e-5, 1e-5, largest)).Passed);
+        Assert.False(ParityComparer.Compare(reference, shifted, new ParityTolerance(1e-5, 1e-5, largest * 0.4)).Passed);
+    }
+
+    [Theory]
+    [InlineData("saliency", false, 1e-5, 0)]
+    [InlineData("gradient_shap", true, 1e-5, 0)]
+    [InlineData("occlusion", false, 1e-5, 1e-7)]
+    [InlineData("value_zeroing", true, 0, 1e-2)]
+    [InlineData("lime", true, 1e-2, 0)]
+    [InlineData("lime", false, 0.6, 0)]
+    public void Each_method_has_its_tolerance(string method, bool encoderDecoder, double floor, double absolute)
+    {
+        ParityTolerance tolerance = ParityTolerance.For(method, encoderDecoder);
+        Assert.Equal(1e-5, tolerance.Relative);
+        Assert.Equal(floor, tolerance.Floor);
+        Assert.Equal(absolute, tolerance.Absolute);
+    }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
 
@@ -66,37 +67,22 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
 
     public static ReferenceCase Get(string id) => Cases.Single(c => c.Id == id);
 
-    /// <summary>Arguments of occlusion, lime, value_zeroing and reagent, passed on as method arguments.</summary>
-    private static readonly string[] PerturbationArgumentKeys =
-    [
-        "sliding_window_shapes", "strides", "perturbations_per_eval", "n_samples", "mask_prob", "mask_token", "similarity_metric",
-        "encoder_zeroed_units_indices", "decoder_zeroed_units_indices", "cross_zeroed_units_indices", "output_decoder_self_scores",
-        "output_encoder_self_scores", "keep_top_n", "keep_ratio", "invert_keep", "stopping_condition_top_k", "replacing_ratio",
-        "max_probe_steps", "num_probes",
-    ];
-
-    private static readonly HashSet<string> NativeKeys =
-    [
-        "input_texts", "generated_texts", "step_scores", "attribute_target", "attr_pos_start", "attr_pos_end",
-        "include_eos_baseline", "generation_args", "show_progress", "n_steps", "internal_batch_size", "method", "attributed_fn", "logprob", "top_p",
-        "top_k", "min_tokens_to_keep", "step_scores_args", "attributed_fn_args", "return_convergence_delta",
-        "n_samples", "stdevs", "attribution_args", "output_step_attributions",
-        .. PerturbationArgumentKeys,
-        "contrast_targets", "contrast_sources", "contrast_targets_alignments", "contrast_force_inputs",
-    ];
-
     private static readonly HashSet<string> NativeStepFunctions =
     [
         "probability", "logit", "entropy", "crossentropy", "perplexity", "top_p_size", "contrast_logits", "contrast_prob",
         "contrast_logits_diff", "contrast_prob_diff", "pcxmi", "kl_divergence", "in_context_pvi",
     ];
 
-    /// <summary>True when every argument of the call is one the native engine implements today.</summary>
+    /// <summary>True when the call parses (<see cref="InseqCallArguments.FromKwargs"/>, the parser the CLI's parity
+    /// command uses) and every step function it names is one the native engine implements today.</summary>
     public bool IsSupported =>
         AttributionMethod.KnownIds.Contains(Method)
-        && Attribute.EnumerateObject().All(p => NativeKeys.Contains(p.Name))
+        && InseqCallArguments.FromKwargs(Method, AttributeObject, out _) is not null
         && (!Attribute.TryGetProperty("step_scores", out var s) || s.EnumerateArray().All(x => NativeStepFunctions.Contains(x.GetString()!)))
         && (!Attribute.TryGetProperty("attributed_fn", out var f) || NativeStepFunctions.Contains(f.GetString()!));
+
+    /// <summary>The recorded keyword arguments as a mutable JSON object (a fresh copy each time).</summary>
+    public JsonObject AttributeObject => JsonObject.Create(Attribute.Clone()) ?? [];
 
     /// <summary>
     /// For layer_integrated_gradients / layer_deeplift, the non-layer case of the same call: Inseq 0.6 returns all
@@ -114,100 +100,8 @@ public sealed record ReferenceCase(string Id, string Model, string Method, JsonE
 
     public string AggregatedPath => Path.Combine(Root, AggregatedFile);
 
-    /// <summary>The typed request equivalent to the Python call.</summary>
-    public AttributionRequest ToRequest()
-    {
-        var a = Attribute;
-        var methodArgs = new Dictionary<string, string>();
-        string[] methodKeys = ["n_steps", "internal_batch_size", "method", "return_convergence_delta", "n_samples", "stdevs", .. PerturbationArgumentKeys];
-        foreach (string key in methodKeys)
-        {
-            if (a.TryGetProperty(key, out var v))
-            {
-                methodArgs[key] = v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText().ToLowerInvariant();
-            }
-        }
-
-        if (a.TryGetProperty("attribution_args", out var explicitArgs))
-        {
-            foreach (var p in explicitArgs.EnumerateObject())
-            {
-                methodArgs[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText().ToLowerInvariant();
-            }
-        }
-
-        // Inseq routes top-level keyword arguments by signature to the step scores and the attributed function;
-        // step_scores_args / attributed_fn_args go to one side only.
-        Dictionary<string, string> Collect(string? nested)
-        {
-            var args = new Dictionary<string, string>();
-            foreach (string key in new[] { "logprob", "top_p", "top_k", "min_tokens_to_keep" })
-            {
-                if (a.TryGetProperty(key, out var v))
-                {
-                    args[key] = v.GetRawText().ToLowerInvariant();
-                }
-            }
-
-            if (nested is not null && a.TryGetProperty(nested, out var n))
-            {
-                foreach (var p in n.EnumerateObject())
-                {
-                    args[p.Name] = p.Value.GetRawText().ToLowerInvariant();
-                }
-            }
-
-            return args;
-        }
-
-        var stepArgs = Collect("step_scores_args");
-        var fnArgs = Collect("attributed_fn_args");
-        var generation = new GenerationArguments();
-        if (a.TryGetProperty("generation_args", out var g))
-        {
-            generation = new GenerationArguments
-            {
-                MaxNewTokens = g.TryGetProperty("max_new_tokens", out var m) ? m.GetInt32() : null,
-                DoSample = g.TryGetProperty("do_sample", out var d) ? d.GetBoolean() : null,
-            };
-        }
-
-        string? attributedFn = a.TryGetProperty("attributed_fn", out var af) ? af.GetString() : null;
-        return new AttributionRequest(a.GetProperty("input_texts").EnumerateArray().Select(x => x.GetString()!).ToList())
-        {
-            GeneratedTexts = a.TryGetProperty("generated_texts", out var gt) ? gt.EnumerateArray().Select(x => x.GetString()!).ToList() : null,
-            Method = AttributionMethod.FromId(Method, methodArgs),
-            StepScores = a.TryGetProperty("step_scores", out var ss) ? ss.EnumerateArray().Select(x => StepFunction.FromId(x.GetString()!, StepFunction.RouteArguments(x.GetString()!, stepArgs))).ToList() : [],
-            AttributedFunction = attributedFn is null ? null : StepFunction.FromId(attributedFn, StepFunction.RouteArguments(attributedFn, fnArgs)),
-            AttributeTarget = a.TryGetProperty("attribute_target", out var at) && at.GetBoolean(),
-            AttrPosStart = a.TryGetProperty("attr_pos_start", out var ps) ? ps.GetInt32() : null,
-            AttrPosEnd = a.TryGetProperty("attr_pos_end", out var pe) ? pe.GetInt32() : null,
-            IncludeEosBaseline = a.TryGetProperty("include_eos_baseline", out var ie) && ie.GetBoolean(),
-            Generation = generation,
-            Contrast = Contrast(a),
-            OutputStepAttributions = a.TryGetProperty("output_step_attributions", out var osa) && osa.GetBoolean(),
-        };
-    }
-
-    private static ContrastOptions? Contrast(JsonElement a)
-    {
-        static List<string>? Texts(JsonElement a, string key) =>
-            a.TryGetProperty(key, out var v) ? (v.ValueKind == JsonValueKind.String ? [v.GetString()!] : v.EnumerateArray().Select(x => x.GetString()!).ToList()) : null;
-        var targets = Texts(a, "contrast_targets");
-        var sources = Texts(a, "contrast_sources");
-        if (targets is null && sources is null)
-        {
-            return null;
-        }
-
-        return new ContrastOptions
-        {
-            Targets = targets,
-            Sources = sources,
-            Alignments = a.TryGetProperty("contrast_targets_alignments", out var al) ? ContrastAlignments.Parse(al.GetRawText()) : null,
-            ForceInputs = a.TryGetProperty("contrast_force_inputs", out var fi) && fi.GetBoolean(),
-        };
-    }
+    /// <summary>The typed request equivalent to the Python call (read by the parser the CLI's parity command uses).</summary>
+    public AttributionRequest ToRequest() => InseqCallArguments.Parse(Method, AttributeObject);
 
     public override string ToString() => Id.ToString(CultureInfo.InvariantCulture);
 }

@@ -31,6 +31,50 @@ public class PythonBackendCliTests
         Assert.DoesNotContain(lines, l => l.StartsWith("bart__", StringComparison.Ordinal)); // other models' cases are left out
     }
 
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("bart")]
+    public void Parity_runs_the_sampling_and_perturbation_cases_of_the_manifest_and_they_pass(string model)
+    {
+        // gradient_shap (n_samples), occlusion, lime and value_zeroing: read by the same parser as the parity tests,
+        // compared within each method's tolerance.
+        string[] methods = ["gradient_shap", "occlusion", "lime", "value_zeroing"];
+        CliResult result = CliRunner.Run("parity", "--model", Fixtures.ModelDir(model), "--methods", string.Join(",", methods),
+            "--cases", ManifestPath, "--reference", AttributionsDir);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        string[] lines = result.Output.Split('\n');
+        var expected = JsonNode.Parse(File.ReadAllText(ManifestPath))!["cases"]!.AsArray()
+            .Where(c => c!["model"]!.GetValue<string>() == model && methods.Contains(c["method"]!.GetValue<string>()) && c["ok"]!.GetValue<bool>())
+            .Select(c => c!["id"]!.GetValue<string>())
+            .ToList();
+        Assert.Equal(8, expected.Count);
+        foreach (string id in expected)
+        {
+            Assert.Contains(lines, l => l.StartsWith(id + " ", StringComparison.Ordinal) && l.TrimEnd().EndsWith("ok", StringComparison.Ordinal));
+        }
+
+        Assert.Contains("0 skipped", result.Output);
+    }
+
+    [Fact]
+    public void Parity_without_methods_runs_every_method_of_the_cases_file()
+    {
+        CliResult result = CliRunner.Run("parity", "--model", Fixtures.ModelDir("gpt2"), "--cases", ManifestPath, "--reference", AttributionsDir);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        string[] lines = result.Output.Split('\n');
+        int expected = JsonNode.Parse(File.ReadAllText(ManifestPath))!["cases"]!.AsArray()
+            .Count(c => c!["model"]!.GetValue<string>() == "gpt2" && c["ok"]!.GetValue<bool>());
+        Assert.Contains($"{expected} case(s): {expected - 4} within tolerance, 0 violation(s) or error(s), 4 skipped", result.Output);
+
+        // Inseq 0.6's layer integrated gradients / layer DeepLIFT references are all zero: reported, not compared.
+        foreach (string method in new[] { "layer_integrated_gradients", "layer_deeplift" })
+        {
+            Assert.Contains(lines, l => l.StartsWith($"gpt2__{method}__forced ", StringComparison.Ordinal) && l.Contains("skipped (Inseq 0.6 returns all zeros", StringComparison.Ordinal));
+        }
+
+        Assert.Contains(lines, l => l.StartsWith("gpt2__sequential_integrated_gradients__forced ", StringComparison.Ordinal) && l.TrimEnd().EndsWith("ok", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Parity_exits_nonzero_when_a_reference_disagrees()
     {
