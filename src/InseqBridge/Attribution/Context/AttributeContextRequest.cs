@@ -41,6 +41,12 @@ public sealed record AttributeContextRequest(string InputCurrentText)
     /// </summary>
     public Func<OutputContextQuestion, string>? AskOutputContext { get; init; }
 
+    /// <summary>
+    /// Receives the intermediate attributions (Inseq's <c>show_intermediate_outputs</c>): "cti" with the CTI output
+    /// (step scores of the metric), then "cci" with each aggregated CCI attribution. Null: none.
+    /// </summary>
+    public Action<string, InseqBridge.Data.FeatureAttributionOutput>? IntermediateOutputs { get; init; }
+
     /// <summary>Name recorded as <c>model_name_or_path</c> in <c>info</c> (null: the model's name).</summary>
     public string? ModelNameOrPath { get; init; }
 

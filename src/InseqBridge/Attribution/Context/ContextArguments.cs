@@ -125,7 +125,7 @@ public sealed class ContextArguments
             warnings.Add($"output template suffix '{ContextTemplates.After(a.OutputTemplate, "{current}")}' is expected at the end of the current output.");
         }
 
-        if (!StepFunction.BuiltInIds.Contains(o.ContextSensitivityMetric) || StepFunction.FromId(o.ContextSensitivityMetric) is not ContrastiveStepFunction)
+        if (!ContrastiveIds.Contains(o.ContextSensitivityMetric))
         {
             throw new ContextAttributionException($"Context sensitivity metric '{o.ContextSensitivityMetric}' is not a contrastive step function; use one of {string.Join(", ", ContrastiveIds)}.");
         }
@@ -136,7 +136,7 @@ public sealed class ContextArguments
 
     /// <summary>Ids of the contrastive built-in step functions (the valid context sensitivity metrics).</summary>
     public static IReadOnlyList<string> ContrastiveIds { get; } =
-        StepFunction.BuiltInIds.Where(id => id != "mc_dropout_prob_avg" && StepFunction.FromId(id) is ContrastiveStepFunction).ToList();
+        ["contrast_logits", "contrast_prob", "contrast_logits_diff", "contrast_prob_diff", "pcxmi", "kl_divergence", "in_context_pvi"];
 
     /// <summary>Inseq's <c>info</c> (<c>AttributeContextArgs.to_dict()</c>) for the final texts.</summary>
     /// <param name="modelName">Recorded <c>model_name_or_path</c>.</param>

@@ -75,6 +75,7 @@ public static partial class ContextAttribution
             Method = AttributionMethod.FromId("dummy"),
         };
         FeatureAttributionOutput ctiOut = await model.AttributeAsync(ctiRequest, null, ct).ConfigureAwait(false);
+        a.Request.IntermediateOutputs?.Invoke("cti", ctiOut);
         FeatureAttributionSequenceOutput ctiSeq = ctiOut.SequenceAttributions[0];
         string contextlessOutputPrefix = ContextTemplates.Before(a.ContextlessOutputCurrentText, "{current}");
         int startPos = Filtered(model, contextlessOutputPrefix, o, true).Count;
@@ -157,6 +158,7 @@ public static partial class ContextAttribution
             FeatureAttributionSequenceOutput seq = cciOut.SequenceAttributions[0];
             var aggregators = DefaultAggregation.For(seq).Select(x => x is ScoresAggregator s ? s with { Normalize = o.NormalizeAttributions } : x).ToArray();
             seq = seq.Aggregate(aggregators);
+            a.Request.IntermediateOutputs?.Invoke("cci", cciOut with { SequenceAttributions = [seq] });
             var (sourceScores, targetScores) = ContextScores(model, a, seq, inputContextTokens, inputFullTokens, outputContextTokens);
             cci.Add(new CciOutput(ctiIdx, ctiTok, ctiScore, contextualOutput, contextlessOutput, sourceScores, targetScores));
         }
