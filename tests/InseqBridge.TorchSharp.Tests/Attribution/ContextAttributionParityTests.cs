@@ -60,6 +60,9 @@ public class ContextAttributionParityTests
             AttributionMethod = method,
             Generation = GenerationArguments.FromJson((JsonObject)generationJson.DeepClone()),
             NormalizeAttributions = args["normalize_attributions"]?.GetValue<bool>() ?? false,
+            DecoderInputOutputSeparator = S("decoder_input_output_separator") ?? " ",
+            SpecialTokensToKeep = args["special_tokens_to_keep"]?.AsArray().Select(n => n!.GetValue<string>()).ToList() ?? [],
+            ContextlessOutputNextTokens = args["contextless_output_next_tokens"]?.AsArray().Select(n => n!.GetValue<string>()).ToList() ?? [],
             AddOutputInfo = args["add_output_info"]?.GetValue<bool>() ?? true,
         };
         var request = new AttributeContextRequest(S("input_current_text")!)
