@@ -62,6 +62,16 @@ public sealed class ContextAttributionViewTests
     }
 
     [Fact]
+    public void EncoderDecoderIndexPastTheTokensIsPrintedWithoutHighlight()
+    {
+        // Inseq's own view raises IndexError here: its encoder-decoder CTI indices count the target's leading <s>.
+        AttributeContextOutput output = ContextFixtures.LoadClean("bart__kl__forced__std0");
+        Assert.Contains(output.CciScores, c => c.CtiIdx >= output.OutputCurrentTokens!.Count);
+        string text = ContextAttributionView.RenderPlain(ContextAttributionView.Build(output));
+        Assert.Equal(output.CciScores.Count, text.Split("Generated output").Length - 1);
+    }
+
+    [Fact]
     public void ViewWithoutInfoIsATypedError()
     {
         AttributeContextOutput output = ContextFixtures.Load("gpt2__kl__no_info__normalize");
