@@ -159,7 +159,7 @@ public static class AttributeContextCommand
                     AddOutputInfo = !parseResult.GetValue(noInfo),
                     AskContextlessNextToken = interactive ? AskNextToken : null,
                 },
-                AskOutputContext = outputStrategy == OutputContextStrategy.Manual && interactive ? AskOutputContext : null,
+                AskOutputContext = interactive ? AskOutputContext : null, // auto asks too when no split is found, as Inseq
                 IntermediateOutputs = showIntermediate ? (phase, result) =>
                 {
                     output.WriteLine(phase == "cti" ? "Context-sensitive token identification (CTI):" : "Contextual cues imputation (CCI):");
