@@ -132,6 +132,7 @@ public static class CommandLine
         // Main job.
         root.Subcommands.Add(AttributeCommand.Create());
         root.Subcommands.Add(AttributeDatasetCommand.Create());
+        root.Subcommands.Add(AttributeContextCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());
 
         // Inspection of saved results.
