@@ -131,7 +131,7 @@ public static class AggregatorArguments
     private static SliceAggregator Slices(JsonObject arguments) =>
         new(OneSpan(arguments, "source_spans"), OneSpan(arguments, "target_spans"));
 
-    private static PairAggregator Pair(JsonObject arguments, IAggregator[] before, Func<string, FeatureAttributionOutput> load)
+    private static IAggregator Pair(JsonObject arguments, IAggregator[] before, Func<string, FeatureAttributionOutput> load)
     {
         string path = Text(arguments, "paired_attr")
             ?? throw new InvalidRequestException("Aggregator 'pair' needs paired_attr, the path of a saved output to compare with, e.g. {\"paired_attr\": \"other.json\"}.");
@@ -142,7 +142,25 @@ public static class AggregatorArguments
         }
 
         FeatureAttributionSequenceOutput other = paired.SequenceAttributions[0];
-        return new PairAggregator(before.Length > 0 ? other.Aggregate(before) : other);
+        return new PairWithFile(new PairAggregator(before.Length > 0 ? other.Aggregate(before) : other), path);
+    }
+
+    /// <summary><see cref="PairAggregator"/> whose shape mismatch names the file (a user error, not a bug).</summary>
+    private sealed record PairWithFile(PairAggregator Inner, string Path) : IAggregator
+    {
+        public string Id => Inner.Id;
+
+        public FeatureAttributionSequenceOutput Aggregate(FeatureAttributionSequenceOutput sequence)
+        {
+            try
+            {
+                return Inner.Aggregate(sequence);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidRequestException($"paired_attr {Path} does not match this attribution ({e.Message.TrimEnd('.')}); pair outputs of the same model and lengths.");
+            }
+        }
     }
 
     private static (int Start, int End)? OneSpan(JsonObject arguments, string key)

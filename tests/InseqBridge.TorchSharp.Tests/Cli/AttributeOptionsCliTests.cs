@@ -103,6 +103,21 @@ public sealed class AttributeOptionsCliTests
     }
 
     [Fact]
+    public void Pair_with_a_file_of_other_lengths_fails_with_one_line()
+    {
+        using var folder = new TemporaryFolder();
+        string[] common = ["attribute", "--model", Fixtures.ModelDir("gpt2"), "--method", "saliency"];
+        CliResult paired = CliRunner.Run([.. common, "--input", "Hello", "--generated", "Hello world, this", "--save", folder.File("paired.json")]);
+        Assert.True(paired.ExitCode == 0, paired.ToString());
+        CliResult result = CliRunner.Run([.. common, "--input", "Hello", "--generated", "Hello world", "--aggregator", "scores,pair",
+            "--aggregator-args", JsonSerializer.Serialize(new { paired_attr = folder.File("paired.json") })]);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("does not match this attribution", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("internal error", result.Error, StringComparison.Ordinal);
+        Assert.Single(result.Error.Trim().Split('\n'));
+    }
+
+    [Fact]
     public void Scaling_flags_exclude_each_other_and_args_need_aggregators()
     {
         CliResult both = CliRunner.Run("attribute", "--model", Fixtures.ModelDir("gpt2"), "--input", "Hello", "--max-new-tokens", "2",
