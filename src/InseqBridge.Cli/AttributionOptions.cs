@@ -83,7 +83,7 @@ public sealed class AttributionOptions
     /// <summary><c>--aggregator ID,...</c>: aggregate with these aggregators / functions instead of the default.</summary>
     public Option<string?> Aggregator { get; } = new("--aggregator")
     {
-        Description = "Aggregate with these aggregator or function ids in order (scores, subwords, mean, max, min, sum, prod, absmax, vnorm); implies --aggregate.",
+        Description = "Aggregate with these aggregator or function ids in order (scores, subwords, spans, split, slices, pair, mean, max, min, sum, prod, absmax, vnorm; arguments in --aggregator-args); implies --aggregate.",
         HelpName = "ID[,ID...]",
     };
 
@@ -96,12 +96,15 @@ public sealed class AttributionOptions
     /// <summary><c>--dtype bfloat16|float16|float32</c>: precision of the native model's weights and compute.</summary>
     public Option<ModelDType?> DType { get; } = CommonOptions.DType();
 
+    /// <summary>The Inseq 0.7 attribute options and aggregation arguments (see <see cref="AttributeOptionFlags"/>).</summary>
+    public AttributeOptionFlags Extra { get; } = new();
+
     /// <summary>The options, in help order.</summary>
     public IEnumerable<Option> All =>
     [
         Model, Method, StepScores, AttributedFn, AttributeTarget, PosStart, PosEnd, MaxNewTokens, GenerationKwargs, NSteps,
         InternalBatchSize, IncludeEos, BatchSize, MethodArgs, StepArgs, FnArgs, Seed, Mode, Aggregate, Aggregator, AggregateFn, Overwrite,
-        Tokenizer, DType,
+        Tokenizer, DType, .. Extra.All,
     ];
 
     /// <summary>Most integration steps accepted (<c>--n-steps</c>): far above any published use (Inseq's default is
@@ -248,7 +251,7 @@ public sealed class AttributionOptions
             throw new CliUsageException($"--step-scores-args: no selected step score takes '{unknown}'.");
         }
 
-        return call.CreateRequest(method, [.. StepFunctionEvaluator.CustomIds], resolveStep);
+        return Extra.Apply(parseResult, call.CreateRequest(method, [.. StepFunctionEvaluator.CustomIds], resolveStep));
     }
 
     /// <summary>The generation arguments of <c>--generation-kwargs</c> and <c>--max-new-tokens</c>.</summary>
@@ -299,7 +302,7 @@ public sealed class AttributionOptions
             throw new CliUsageException("--aggregate-fn needs --aggregator.");
         }
 
-        return call.CreateAggregation();
+        return Extra.CreateAggregation(parseResult, call);
     }
 
     private static Option<ExecutionMode?> ModeOption() => EnumOption.Create<ExecutionMode>(

@@ -11,7 +11,7 @@ namespace InseqBridge.Python;
 /// <summary>
 /// A model loaded in real Python Inseq (<c>inseq.load_model</c>), behind the same <see cref="IAttributionModel"/> as the
 /// native backend: the typed request is mapped to <c>model.attribute(...)</c> keyword arguments
-/// (<see cref="InseqCallArguments.ToKwargs"/>), and Inseq's saved JSON comes back as one buffer and is read into the same
+/// (<see cref="InseqCallArguments.ToKwargs(AttributionRequest, AttributionMethod)"/>), and Inseq's saved JSON comes back as one buffer and is read into the same
 /// <see cref="FeatureAttributionOutput"/>. If the worker is restarted (after a crash, a timeout or a cancellation that
 /// had to kill it), the model is loaded again on the next call.
 /// </summary>
@@ -22,6 +22,7 @@ public sealed class PythonAttributionModel : IAttributionModel
     private readonly string _handle;
     private readonly LoadArguments _load;
     private bool _disposed;
+    private string? _inseqVersion;
 
     internal PythonAttributionModel(PythonBackend backend, string model, AttributionMethod method, JsonObject loadArguments, bool ownsBackend = false)
     {
@@ -85,7 +86,8 @@ public sealed class PythonAttributionModel : IAttributionModel
         }
 
         AttributionMethod method = request.Method ?? DefaultMethod;
-        JsonObject kwargs = InseqCallArguments.ToKwargs(request, method);
+        string? inseqVersion = request.SkipSpecialTokens || request.CleanSpecialChars ? InseqVersion() : null;
+        JsonObject kwargs = InseqCallArguments.ToKwargs(request, method, inseqVersion);
         if (method.Id != DefaultMethod.Id)
         {
             kwargs["method"] = method.Id;
@@ -98,6 +100,10 @@ public sealed class PythonAttributionModel : IAttributionModel
         progress?.Report(new AttributionProgress(steps, steps));
         return output;
     }
+
+    /// <summary>Inseq's version in the backend, asked once (null when the probe does not report it).</summary>
+    private string? InseqVersion() =>
+        _inseqVersion ??= _backend.Probe(["inseq"]).Modules.GetValueOrDefault("inseq") ?? string.Empty;
 
     /// <inheritdoc />
     public FeatureAttributionOutput Attribute(AttributionRequest request, CancellationToken cancellationToken = default) =>

@@ -15,7 +15,7 @@ namespace InseqBridge.TorchSharp.Attribution;
 /// Thread safety: the weights are read-only and every call builds its own tensors, so concurrent calls on one
 /// instance are safe.
 /// </summary>
-public sealed class NativeAttributionModel : IAttributionModel
+public sealed partial class NativeAttributionModel : IAttributionModel
 {
     private NativeAttributionModel(
         string name, ModelConfig config, TransformerLanguageModel model, IHfTokenizer tokenizer, GenerationConfig generation, AttributionMethod method)
@@ -151,6 +151,12 @@ public sealed class NativeAttributionModel : IAttributionModel
         var inputs = request.InputTexts.ToList();
         List<string>? generated = request.GeneratedTexts?.ToList();
         bool constrained = generated is not null;
+        if (request.SkipSpecialTokens)
+        {
+            inputs = RemoveSpecialTokens(inputs);
+            generated = generated is null ? null : RemoveSpecialTokens(generated);
+        }
+
         if (!IsEncoderDecoder)
         {
             string bos = Tokenizer.IdToToken(BosId) ?? string.Empty;
@@ -165,6 +171,11 @@ public sealed class NativeAttributionModel : IAttributionModel
                     }
                 }
             }
+        }
+
+        if (generated is not null && request.GenerateFromTargetPrefix && IsEncoderDecoder)
+        {
+            generated = GenerateTexts(inputs, request, cancellationToken, prefixes: generated);
         }
 
         generated ??= GenerateTexts(inputs, request, cancellationToken);
@@ -217,7 +228,7 @@ public sealed class NativeAttributionModel : IAttributionModel
         }
 
         FeatureAttributionOutput merged = outputs.Count == 1 ? outputs[0] : AttributionOutputMerger.Merge(outputs);
-        return Describe(merged, request, method, inputs, generated, constrained, contrastPairs);
+        return CleanSpecialChars(Describe(merged, request, method, inputs, generated, constrained, contrastPairs), request);
     }
 
     /// <summary>
@@ -248,7 +259,8 @@ public sealed class NativeAttributionModel : IAttributionModel
         bool shareable = method is Saliency or InputXGradient or DummyAttribution or IntegratedGradients or DeepLift
             && request.Contrast is null && !request.OutputStepAttributions && request.Generation.DoSample != true
             && !request.StepScores.Append(request.AttributedFunction).Any(f => f is McDropoutProbabilityAverage or CustomStepFunction)
-            && request.InputTexts.All(t => t.Length > 0);
+            && request.InputTexts.All(t => t.Length > 0)
+            && !request.GenerateFromTargetPrefix && !request.SkipSpecialTokens && !request.CleanSpecialChars;
         if (count == 1 || !shareable)
         {
             return Enumerable.Range(0, count)
@@ -333,9 +345,16 @@ public sealed class NativeAttributionModel : IAttributionModel
         JsonObject info = merged.Info;
         info["input_texts"] = new JsonArray(inputs.Select(t => (JsonNode?)t).ToArray());
         info["generated_texts"] = new JsonArray(generated.Select(t => (JsonNode?)t).ToArray());
-        info["generation_args"] = ToJson(constrained ? new Dictionary<string, object?>() : request.Generation.ToInfo());
+        bool fromPrefix = constrained && request.GenerateFromTargetPrefix && IsEncoderDecoder;
+        info["generation_args"] = ToJson(constrained && !fromPrefix ? new Dictionary<string, object?>() : request.Generation.ToInfo());
+        if (fromPrefix)
+        {
+            // Inseq passes the prefix to generate() as decoder_input_ids and records that tensor (saved as an empty object).
+            info["generation_args"]!["decoder_input_ids"] = new JsonObject { ["__instance_type__"] = new JsonArray("torch", "Tensor"), ["attributes"] = new JsonObject() };
+        }
+
         info["constrained_decoding"] = constrained;
-        info["generate_from_target_prefix"] = false;
+        info["generate_from_target_prefix"] = fromPrefix;
         info["include_eos_baseline"] = request.IncludeEosBaseline;
         StepFunction attributed = request.AttributedFunction ?? StepFunction.Default;
         info["attributed_fn"] = attributed.FunctionName;
@@ -406,16 +425,16 @@ public sealed class NativeAttributionModel : IAttributionModel
 
     /// <summary>Tokenizes and checks that every id has a row in the embedding matrix: a tokenizer larger than the
     /// model's vocabulary would otherwise fail deep in libtorch ("index out of range in self").</summary>
-    private IReadOnlyList<int> EncodeChecked(string text, bool asTarget = false)
+    private IReadOnlyList<int> EncodeChecked(string text, bool asTarget = false, bool addSpecialTokens = true)
     {
-        IReadOnlyList<int> ids = Tokenizer.Encode(text, asTarget: asTarget);
+        IReadOnlyList<int> ids = Tokenizer.Encode(text, addSpecialTokens, asTarget: asTarget);
         TokenIdGuard.Check(ids, Model, "the tokenizer");
         return ids;
     }
 
-    private List<string> GenerateTexts(List<string> inputs, AttributionRequest request, CancellationToken cancellationToken)
+    private List<string> GenerateTexts(List<string> inputs, AttributionRequest request, CancellationToken cancellationToken, List<string>? prefixes = null)
     {
-        var encoded = inputs.Select(t => EncodeChecked(t)).ToList();
+        var encoded = inputs.Select(t => EncodeChecked(t, addSpecialTokens: !request.SkipSpecialTokens)).ToList();
         var options = new GenerationOptions
         {
             MaxNewTokens = request.Generation.MaxNewTokens,
@@ -443,10 +462,13 @@ public sealed class NativeAttributionModel : IAttributionModel
                 prompts = chunk.Select(c => (IReadOnlyList<int>)[.. Enumerable.Repeat(PadId, width - c.Count), .. c]).ToList();
             }
 
-            var generated = Generator.Generate(Model, Generation, prompts, options, cancellationToken);
+            IReadOnlyList<IReadOnlyList<int>>? decoderPrefixes = prefixes is null ? null : DecoderPrefixes(prefixes.Skip(first).Take(batch).ToList());
+            var generated = Generator.Generate(Model, Generation, prompts, decoderPrefixes, options, cancellationToken);
             for (int i = 0; i < chunk.Count; i++)
             {
-                IEnumerable<int> ids = IsEncoderDecoder
+                IEnumerable<int> ids = decoderPrefixes is not null
+                    ? [.. decoderPrefixes[i], .. generated[i]]
+                    : IsEncoderDecoder
                     ? [Generation.DecoderStartTokenId ?? BosId, .. generated[i]]
                     : [.. prompts[i], .. generated[i]];
                 texts.Add(Tokenizer.Decode(ids, skipSpecialTokens: true, cleanUpTokenizationSpaces: false));
@@ -466,19 +488,20 @@ public sealed class NativeAttributionModel : IAttributionModel
         AttributionMethod method, AttributionRequest request, List<int> indices, List<string> inputs, List<string> generated, AttributionCallState state,
         global::TorchSharp.torch.Generator? random, CancellationToken cancellationToken)
     {
-        var sourceIds = inputs.Select(t => EncodeChecked(t)).ToList();
+        bool special = !request.SkipSpecialTokens;
+        var sourceIds = inputs.Select(t => EncodeChecked(t, addSpecialTokens: special)).ToList();
         EncodedTexts targets;
         EncodedTexts? sources = null;
         int start;
         if (IsEncoderDecoder)
         {
             sources = Encode(sourceIds, padLeft: false, request.IncludeEosBaseline, prepend: null);
-            targets = Encode(generated.Select(t => EncodeChecked(t, asTarget: true)).ToList(), padLeft: false, request.IncludeEosBaseline, prepend: BosId);
+            targets = Encode(generated.Select(t => EncodeChecked(t, asTarget: true, addSpecialTokens: special)).ToList(), padLeft: false, request.IncludeEosBaseline, prepend: BosId);
             start = request.AttrPosStart ?? 1;
         }
         else
         {
-            targets = Encode(generated.Select(t => EncodeChecked(t)).ToList(), padLeft: true, request.IncludeEosBaseline, prepend: null);
+            targets = Encode(generated.Select(t => EncodeChecked(t, addSpecialTokens: special)).ToList(), padLeft: true, request.IncludeEosBaseline, prepend: null);
             int promptWidth = sourceIds.Max(s => s.Count);
             start = request.AttrPosStart is int s && s >= promptWidth ? s : promptWidth;
         }

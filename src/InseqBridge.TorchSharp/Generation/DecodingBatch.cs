@@ -40,7 +40,13 @@ internal sealed class DecodingBatch : IDisposable
     public int PadId { get; }
 
     /// <summary>Pads the prompts, runs the encoder (encoder-decoder models) and prepares the first decoder step.</summary>
-    public static DecodingBatch Start(TransformerLanguageModel model, GenerationConfig config, IReadOnlyList<IReadOnlyList<int>> prompts)
+    /// <param name="model">The model.</param>
+    /// <param name="config">The generation configuration.</param>
+    /// <param name="prompts">Prompt (decoder-only) or source (encoder-decoder) ids per row.</param>
+    /// <param name="decoderPrefixes">Encoder-decoders: the decoder ids each row starts from instead of the decoder
+    /// start token (transformers' <c>decoder_input_ids</c>), all of one length; null for the start token.</param>
+    public static DecodingBatch Start(
+        TransformerLanguageModel model, GenerationConfig config, IReadOnlyList<IReadOnlyList<int>> prompts, IReadOnlyList<IReadOnlyList<int>>? decoderPrefixes = null)
     {
         int batch = prompts.Count;
         int maxPrompt = prompts.Max(p => p.Count);
@@ -67,6 +73,19 @@ internal sealed class DecodingBatch : IDisposable
             int start = config.DecoderStartTokenId ?? config.BosTokenId
                 ?? throw new CheckpointException("The checkpoint defines no decoder_start_token_id (config.json or generation_config.json).");
             EncoderOutput encoder = model.Encode(model.EmbedEncoderTokens(ids), attention, ForwardOptions.None);
+            if (decoderPrefixes is not null)
+            {
+                int width = decoderPrefixes[0].Count;
+                var prefixIds = new long[batch * width];
+                for (int b = 0; b < batch; b++)
+                {
+                    sequences[b] = [.. decoderPrefixes[b].Select(id => (long)id)];
+                    sequences[b].CopyTo(prefixIds, b * width);
+                }
+
+                return new DecodingBatch(model, sequences, pad, encoder, attention, torch.tensor(prefixIds, [batch, width], device: device), null);
+            }
+
             for (int b = 0; b < batch; b++)
             {
                 sequences[b] = [start];

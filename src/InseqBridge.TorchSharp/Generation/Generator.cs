@@ -27,12 +27,49 @@ public static class Generator
         GenerationConfig config,
         IReadOnlyList<IReadOnlyList<int>> prompts,
         GenerationOptions? options = null,
+        CancellationToken cancellationToken = default) => Generate(model, config, prompts, null, options, cancellationToken);
+
+    /// <summary>
+    /// Generates continuations of encoder-decoder <paramref name="decoderPrefixes"/> (transformers'
+    /// <c>decoder_input_ids</c>: one row per source, all of one length, decoder start token included); returns the
+    /// new ids after each prefix. <c>max_new_tokens</c> counts from the end of the prefix. Null prefixes: as
+    /// <see cref="Generate(TransformerLanguageModel, GenerationConfig, IReadOnlyList{IReadOnlyList{int}}, GenerationOptions?, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="model">The model (encoder-decoder when prefixes are given).</param>
+    /// <param name="config">The checkpoint's generation configuration.</param>
+    /// <param name="prompts">Token ids of each source text.</param>
+    /// <param name="decoderPrefixes">Decoder ids each row starts from, or null.</param>
+    /// <param name="options">Per-call options.</param>
+    /// <param name="cancellationToken">Stops between tokens.</param>
+    /// <exception cref="InvalidRequestException">Prefixes for a decoder-only model, of unequal lengths or with beam
+    /// search.</exception>
+    public static IReadOnlyList<int[]> Generate(
+        TransformerLanguageModel model,
+        GenerationConfig config,
+        IReadOnlyList<IReadOnlyList<int>> prompts,
+        IReadOnlyList<IReadOnlyList<int>>? decoderPrefixes,
+        GenerationOptions? options = null,
         CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(prompts);
         options ??= new GenerationOptions();
         if (prompts.Count == 0)
         {
             return [];
+        }
+
+        if (decoderPrefixes is not null)
+        {
+            if (!model.IsEncoderDecoder)
+            {
+                throw new InvalidRequestException("Decoder prefixes apply to encoder-decoder models only; put the prefix in the prompt of a decoder-only model.");
+            }
+
+            if (decoderPrefixes.Count != prompts.Count || decoderPrefixes.Any(p => p.Count == 0 || p.Count != decoderPrefixes[0].Count))
+            {
+                throw new InvalidRequestException("Give one non-empty decoder prefix per source, all padded to one length.");
+            }
         }
 
         if (prompts.Any(p => p.Count == 0))
@@ -42,7 +79,7 @@ public static class Generator
 
         int batch = prompts.Count;
         int maxPrompt = prompts.Max(p => p.Count);
-        int maxNew = options.MaxNewTokens ?? config.MaxNewTokens ?? Math.Max(0, config.MaxLength - (model.IsEncoderDecoder ? 1 : maxPrompt));
+        int maxNew = options.MaxNewTokens ?? config.MaxNewTokens ?? Math.Max(0, config.MaxLength - (model.IsEncoderDecoder ? decoderPrefixes?[0].Count ?? 1 : maxPrompt));
         if (maxNew < 0)
         {
             throw new InvalidRequestException($"max_new_tokens must be >= 0 (got {maxNew}).");
@@ -51,7 +88,7 @@ public static class Generator
         if (model.Config.MaxPositions is int maxPositions)
         {
             // Never run past the position table: a default max_length (e.g. Marian's 512) may exceed it.
-            int used = model.IsEncoderDecoder ? 1 : maxPrompt;
+            int used = model.IsEncoderDecoder ? decoderPrefixes?[0].Count ?? 1 : maxPrompt;
             if (used > maxPositions)
             {
                 throw new InvalidInputException($"The prompt has {used} tokens but {model.Config.ModelClass} accepts at most {maxPositions} positions. Shorten the text.");
@@ -80,6 +117,11 @@ public static class Generator
                 throw new InvalidRequestException($"num_beam_groups={config.NumBeamGroups} (diverse beam search) is not supported natively; set num_beam_groups=1, or use --backend python.");
             }
 
+            if (decoderPrefixes is not null)
+            {
+                throw new InvalidRequestException($"Generating from a target prefix with num_beams={config.NumBeams} is not supported natively; set num_beams=1, or use --backend python.");
+            }
+
             return BeamSearch.Generate(model, config, prompts, maxNew, cancellationToken);
         }
 
@@ -91,7 +133,7 @@ public static class Generator
         var eos = new HashSet<int>(config.EosTokenIds);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        using var batchState = DecodingBatch.Start(model, config, prompts);
+        using var batchState = DecodingBatch.Start(model, config, prompts, decoderPrefixes);
         var sampler = sample ? new SeededSampler(options.Seed) : null;
         List<long>[] sequences = batchState.Sequences;
         int promptLength = sequences[0].Count;

@@ -48,8 +48,28 @@ public sealed record AttributionRequest(IReadOnlyList<string> InputTexts)
     /// <summary>Generation arguments for free generation.</summary>
     public GenerationArguments Generation { get; init; } = new();
 
-    /// <summary>Skip special tokens when decoding generated texts.</summary>
+    /// <summary>
+    /// Inseq 0.7's <c>skip_special_tokens</c>: the tokenizer's special-token strings are removed from the input and
+    /// generated texts, which are then tokenized without special tokens (no BOS/EOS in sources, targets or prompts;
+    /// an encoder-decoder target keeps its decoder start token). Default false.
+    /// </summary>
     public bool SkipSpecialTokens { get; init; }
+
+    /// <summary>
+    /// Inseq 0.7's <c>clean_special_chars</c>: every source and target token of the output is shown as the tokenizer
+    /// turns it back into text (<c>convert_tokens_to_string([token])</c>: "▁The" becomes "The", "Ġcursor" becomes
+    /// " cursor"); a token that becomes empty is shown as " ". Ids are unchanged. Default false.
+    /// </summary>
+    public bool CleanSpecialChars { get; init; }
+
+    /// <summary>
+    /// Inseq's <c>generate_from_target_prefix</c> (encoder-decoders; ignored for decoder-only models, as in Inseq):
+    /// <see cref="GeneratedTexts"/> are prefixes that generation continues instead of full targets. As Inseq 0.6
+    /// does, the prefix is the decoder start token plus the prefix tokenized as a target with its special tokens
+    /// (so an EOS ends it) and right padding to the longest prefix of the batch; the generated text is then decoded
+    /// without special tokens and attributed. Default false.
+    /// </summary>
+    public bool GenerateFromTargetPrefix { get; init; }
 
     /// <summary>
     /// Execution strategy of the native backend (results are identical within fp32 rounding): the default

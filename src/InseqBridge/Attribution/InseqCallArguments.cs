@@ -7,7 +7,7 @@ namespace InseqBridge.Attribution;
 
 /// <summary>
 /// Maps a typed <see cref="AttributionRequest"/> to the keyword arguments of Inseq's <c>model.attribute(...)</c> and
-/// back. The Python backend sends <see cref="ToKwargs"/> to real Inseq; the parity runner reads recorded Inseq calls
+/// back. The Python backend sends <see cref="ToKwargs(AttributionRequest, AttributionMethod)"/> to real Inseq; the parity runner reads recorded Inseq calls
 /// (a manifest's <c>attribute</c> objects) with <see cref="FromKwargs"/>.
 /// </summary>
 public static class InseqCallArguments
@@ -18,10 +18,20 @@ public static class InseqCallArguments
     /// <c>show_progress</c> is always false.
     /// </summary>
     /// <exception cref="InvalidRequestException">Two step scores need different values for the same argument.</exception>
-    public static JsonObject ToKwargs(AttributionRequest request, AttributionMethod method)
+    public static JsonObject ToKwargs(AttributionRequest request, AttributionMethod method) => ToKwargs(request, method, inseqVersion: null);
+
+    /// <summary>
+    /// As <see cref="ToKwargs(AttributionRequest, AttributionMethod)"/>, for the Inseq version that will run the call:
+    /// options that version's <c>attribute()</c> does not take are refused (see
+    /// <see cref="InseqOptionSupport.Check"/>). A null version is not checked.
+    /// </summary>
+    /// <exception cref="InvalidRequestException">An option the given Inseq version lacks, or step scores that need
+    /// different values for one argument.</exception>
+    public static JsonObject ToKwargs(AttributionRequest request, AttributionMethod method, string? inseqVersion)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(method);
+        InseqOptionSupport.Check(request, inseqVersion);
         var kwargs = new JsonObject
         {
             ["input_texts"] = new JsonArray([.. request.InputTexts.Select(t => (JsonNode?)JsonValue.Create(t))]),
@@ -118,9 +128,19 @@ public static class InseqCallArguments
             }
         }
 
+        if (request.GenerateFromTargetPrefix)
+        {
+            kwargs["generate_from_target_prefix"] = true;
+        }
+
         if (request.SkipSpecialTokens)
         {
-            throw new InvalidRequestException("SkipSpecialTokens is not an argument of Inseq's attribute(); leave it false.");
+            kwargs["skip_special_tokens"] = true;
+        }
+
+        if (request.CleanSpecialChars)
+        {
+            kwargs["clean_special_chars"] = true;
         }
 
         var generation = request.Generation.ToInfo();
@@ -269,6 +289,9 @@ public static class InseqCallArguments
             BatchSize = Int(kwargs, "batch_size"),
             Generation = generation,
             OutputStepAttributions = Bool(kwargs, "output_step_attributions"),
+            GenerateFromTargetPrefix = Bool(kwargs, "generate_from_target_prefix"),
+            SkipSpecialTokens = Bool(kwargs, "skip_special_tokens"),
+            CleanSpecialChars = Bool(kwargs, "clean_special_chars"),
             Contrast = contrastTargets is null && contrastSources is null ? null : new ContrastOptions
             {
                 Targets = contrastTargets,
@@ -288,7 +311,8 @@ public static class InseqCallArguments
         "input_texts", "generated_texts", "step_scores", "step_scores_args", "attributed_fn", "attributed_fn_args",
         "attribution_args", "attribute_target", "attr_pos_start", "attr_pos_end", "include_eos_baseline", "batch_size",
         "generation_args", "show_progress", "output_step_attributions", "contrast_targets", "contrast_sources",
-        "contrast_targets_alignments", "contrast_force_inputs",
+        "contrast_targets_alignments", "contrast_force_inputs", "generate_from_target_prefix", "skip_special_tokens",
+        "clean_special_chars",
     };
 
     private static InseqCallArgumentException Unknown(string key, string methodId, HashSet<string> methodKeys) => new(

@@ -6,7 +6,7 @@ namespace InseqBridge.Data;
 /// The result of an attribution call, shaped like Inseq's <c>FeatureAttributionOutput</c>: one
 /// <see cref="FeatureAttributionSequenceOutput"/> per input text plus the <see cref="Info"/> that records the call.
 /// </summary>
-public sealed record FeatureAttributionOutput
+public sealed partial record FeatureAttributionOutput
 {
     /// <summary>One entry per attributed sequence, in input order.</summary>
     public required IReadOnlyList<FeatureAttributionSequenceOutput> SequenceAttributions { get; init; }

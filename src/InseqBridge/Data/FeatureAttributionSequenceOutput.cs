@@ -15,7 +15,7 @@ namespace InseqBridge.Data;
 /// The trailing dimensions are [hidden] for granular methods, none for coarse ones, [layers, heads] for attention
 /// and [layers] for value zeroing.
 /// </remarks>
-public sealed record FeatureAttributionSequenceOutput
+public sealed partial record FeatureAttributionSequenceOutput
 {
     /// <summary>Source tokens (encoder input; for decoder-only models the prompt, as Inseq stores it).</summary>
     public required IReadOnlyList<TokenWithId> Source { get; init; }
