@@ -5,7 +5,6 @@ using InseqBridge.Errors;
 using InseqBridge.TorchSharp.Attribution;
 using InseqBridge.TorchSharp.Checkpoints;
 using InseqBridge.TorchSharp.Models;
-using InseqBridge.TorchSharp.Tests.Cli;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -140,7 +140,7 @@ public class RealCheckpointTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public void Other_architectures_check_their_declared_weights_too()
     {
-        using var folder = new Cli.TemporaryFolder();
+        using var folder = new TemporaryFolder();
         foreach (string file in Directory.GetFiles(Fixtures.ModelDir("gpt2")))
         {
             File.Copy(file, Path.Combine(folder.Path, Path.GetFileName(file)));
@@ -289,7 +289,7 @@ public class RealCheckpointTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public void Corrupt_headers_are_typed_errors()
     {
-        using var folder = new Cli.TemporaryFolder();
+        using var folder = new TemporaryFolder();
         string path = folder.File("model.safetensors");
         File.WriteAllBytes(path, [.. BitConverter.GetBytes(1UL << 40), .. "{}"u8.ToArray()]);
         Assert.Contains("header length", Assert.Throws<Errors.CheckpointException>(() => SafetensorsCheckpoint.ReadHeader(path)).Message, StringComparison.Ordinal);
@@ -313,9 +313,9 @@ public class RealCheckpointTests(Xunit.Abstractions.ITestOutputHelper output)
         return model.Decode(model.EmbedDecoderTokens(inputIds.unsqueeze(0)), null, null, null, null, null, ForwardOptions.None).Logits[0];
     }
 
-    internal static Cli.TemporaryFolder CopyOf(string name)
+    internal static TemporaryFolder CopyOf(string name)
     {
-        var folder = new Cli.TemporaryFolder();
+        var folder = new TemporaryFolder();
         foreach (string file in Directory.GetFiles(Fixtures.RealModelDir(name)))
         {
             File.Copy(file, Path.Combine(folder.Path, Path.GetFileName(file)));

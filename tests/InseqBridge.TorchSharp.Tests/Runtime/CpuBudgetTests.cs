@@ -1,4 +1,3 @@
-using InseqBridge.TorchSharp.Tests.Cli;
 
 namespace InseqBridge.TorchSharp.Tests.Runtime;
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
-using InseqBridge.TorchSharp.Tests.Cli;
 
 namespace InseqBridge.TorchSharp.Tests.Runtime;
 

@@ -2,8 +2,10 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using InseqBridge.Serialization;
 using InseqBridge.TorchSharp.Tests.Attribution;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary><c>parity</c> and <c>attribute --backend python</c>. This process loads TorchSharp, so Python only ever
 /// runs in the worker process here.</summary>

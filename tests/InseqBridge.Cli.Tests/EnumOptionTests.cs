@@ -1,4 +1,6 @@
-namespace InseqBridge.TorchSharp.Tests.Cli;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary>Options with a fixed set of values (parsed into the API's enums): the values are listed in --help, the
 /// spellings of before are accepted as they were, and any other value is a one-line usage error.</summary>

@@ -1,4 +1,6 @@
-namespace InseqBridge.TorchSharp.Tests.Cli;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary>Errors are one or two <c>error:</c> lines on stderr with exit code 1 (2 for usage), never a stack trace.</summary>
 public class CliErrorTests

@@ -3,8 +3,10 @@ using System.Text.Json.Nodes;
 using InseqBridge.Aggregation;
 using InseqBridge.Data;
 using InseqBridge.Serialization;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary>The Inseq 0.7 attribute options and the aggregator arguments on the command line, against the Inseq 0.6
 /// references of tests/fixtures/attribute-options.</summary>

@@ -1,6 +1,8 @@
 using System.Text.Json;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary>
 /// The <c>tokenize</c> probe on a folder that holds only tokenizer files (the real Mistral/llama2 tokenizer.json and

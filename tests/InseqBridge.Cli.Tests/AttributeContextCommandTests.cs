@@ -2,8 +2,10 @@ using System.Text.Json.Nodes;
 using InseqBridge.Attribution.Context;
 using InseqBridge.Serialization;
 using InseqBridge.TorchSharp.Tests.Attribution;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary><c>inseq-bridge attribute-context</c>: Inseq's options, its saved file and console text, typed errors.</summary>
 public class AttributeContextCommandTests

@@ -5,8 +5,10 @@ using InseqBridge.Data;
 using InseqBridge.TorchSharp.Tests.Demo;
 using InseqBridge.Visualization;
 using Spectre.Console;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary><c>show</c> and <c>attribute</c> views and exports: HTML, CSV, scores JSON, console heatmaps.</summary>
 public class ViewCommandTests

@@ -2,8 +2,10 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json.Nodes;
 using InseqBridge.TorchSharp.Tests.Demo;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary>One bad input: how to prepare it in a case folder, the command line, the expected exit code, and words
 /// the one-line error must contain (the problem and the fix). <see cref="Outputs"/> lists files the command is

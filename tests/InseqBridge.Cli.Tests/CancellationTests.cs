@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using InseqBridge.Cli;
 using InseqBridge.TorchSharp.Tests.Demo;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary>Ctrl+C (the run's cancellation token) stops every command within a step with exit code 130 and no
 /// half-written file; long work shows a progress line within a second.</summary>

@@ -1,8 +1,10 @@
 using System.Text.Json.Nodes;
 using InseqBridge.TorchSharp.Checkpoints;
 using InseqBridge.TorchSharp.Generation;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary><c>--generation-kwargs</c>: Inseq's generation_args on the command line (beam search attributes the best
 /// beam; values are checked up front).</summary>

@@ -7,8 +7,12 @@ using InseqBridge.Data;
 using InseqBridge.Datasets;
 using InseqBridge.Serialization;
 using InseqBridge.TorchSharp.Tests.Demo;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
+using InseqBridge.TorchSharp.Tests.Attribution;
+using InseqBridge.TorchSharp.Tests.Datasets;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary>
 /// Sharded <c>attribute-dataset</c> runs merged with <c>merge</c> equal the unsharded run: shards from <c>--shard</c>,

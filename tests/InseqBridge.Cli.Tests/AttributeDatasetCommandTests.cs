@@ -4,8 +4,10 @@ using InseqBridge.Data;
 using InseqBridge.Datasets;
 using InseqBridge.Serialization;
 using InseqBridge.TorchSharp.Tests.Demo;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary><c>attribute-dataset</c> end to end on the demo model: 20 rows with one bad, resume, interrupt.</summary>
 public class AttributeDatasetCommandTests

@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary>
 /// <c>inseq-bridge bench</c> runs end to end and writes the figures checks read. No timing is asserted (timings belong

@@ -1,8 +1,10 @@
 using InseqBridge.Data;
 using InseqBridge.Serialization;
 using InseqBridge.TorchSharp.Tests.Attribution;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary><c>inseq-bridge attribute ... --save</c> writes what Python Inseq saved, raw and aggregated.</summary>
 public class AttributeCommandTests

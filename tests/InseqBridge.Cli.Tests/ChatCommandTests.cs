@@ -1,7 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary><c>render-chat</c> and <c>attribute --chat</c>: rendering checked against Python Jinja2's output for the
 /// same template and messages (tests/fixtures/chat-templates/oracle-jinja2.jsonl).</summary>

@@ -2,8 +2,10 @@ using System.Text.Json;
 using InseqBridge.TorchSharp.Tests.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary><c>forward</c> and <c>generate</c> with <c>--input-ids</c> (and <c>--dtype</c>) on the real-checkpoint fixtures,
 /// which hold no tokenizer.json: the ids go in as they are.</summary>
@@ -25,7 +27,7 @@ public class RealCheckpointProbeTests
 
         CliResult result = CliRunner.Run([.. args]);
         Assert.True(result.ExitCode == 0, result.ToString());
-        var saved = Checkpoints.SafetensorsCheckpoint.LoadFile(save);
+        var saved = InseqBridge.TorchSharp.Checkpoints.SafetensorsCheckpoint.LoadFile(save);
         using var scope = torch.NewDisposeScope();
         Tensor logits = saved["logits"];
         Assert.Equal(reference.Logits.shape[0], logits.shape[0]);

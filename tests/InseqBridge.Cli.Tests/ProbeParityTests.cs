@@ -1,7 +1,9 @@
 using System.Text.Json;
 using InseqBridge.Serialization;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary>The CLI probes reproduce the Python references in the fixtures (tokenization.json, logits.safetensors,
 /// generation.json) for every fixture model.</summary>

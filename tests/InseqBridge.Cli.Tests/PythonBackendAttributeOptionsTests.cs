@@ -1,7 +1,9 @@
 using System.Text.Json;
 using InseqBridge.Serialization;
+using InseqBridge.TorchSharp;
+using InseqBridge.TorchSharp.Tests;
 
-namespace InseqBridge.TorchSharp.Tests.Cli;
+namespace InseqBridge.Cli.Tests;
 
 /// <summary>The Inseq 0.7 attribute options with <c>--backend python</c> (real Inseq in a worker).</summary>
 public class PythonBackendAttributeOptionsTests
