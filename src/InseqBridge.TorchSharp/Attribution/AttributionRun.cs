@@ -471,9 +471,8 @@ internal sealed partial class AttributionRun
         List<Tensor>? baselines = _method is IntegratedGradients ? Baselines(rows, step, sourceIds is not null, attributeTarget) : null;
         Tensor[] attributions = _method switch
         {
-            Saliency => GradientAttributor.Saliency(Forward, inputs),
-            InputXGradient => GradientAttributor.InputXGradient(Forward, inputs),
-            IntegratedGradients ig => GradientAttributor.IntegratedGradients(Forward, inputs, baselines!, ig.Method, ig.Steps, ig.InternalBatchSize, _cancellation),
+            // Saliency, input x gradient, integrated gradients, the rest of the gradient family and user methods:
+            // the native code attached to the method's id (NativeAttributionMethods).
             _ when GradientMethodDispatcher.Handles(_method) => GradientMethodDispatcher.Attribute(_method, new GradientStepContext
             {
                 Model = _model,
@@ -485,6 +484,7 @@ internal sealed partial class AttributionRun
                 State = _state,
                 IsSpecial = _owner.Tokenizer.IsSpecial,
                 AttributeTarget = EncoderDecoder && _request.AttributeTarget,
+                Cancellation = _cancellation,
             }),
             Occlusion occlusion => OcclusionAttributor.Attribute(Forward, inputs, Baselines(rows, step, sourceIds is not null, attributeTarget), occlusion),
             Lime lime => LimeAttributor.Attribute(Forward, inputs, lime, _random!, lime.MaskToken == "pad" ? _owner.PadId : _owner.UnkId),
