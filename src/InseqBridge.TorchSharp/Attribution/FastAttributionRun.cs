@@ -71,12 +71,12 @@ internal sealed class FastAttributionRun
 
     /// <summary>The fast rule of <paramref name="method"/> from its descriptor (unknown ids: unsupported).</summary>
     private static FastModeRule RuleOf(AttributionMethod method) =>
-        method.Descriptor?.FastModeFor(method) ?? FastModeRule.Unsupported;
+        method.GetDescriptor()?.FastModeFor(method) ?? FastModeRule.Unsupported;
 
     /// <summary>Step functions the shared teacher-forced forward cannot evaluate: those that run forwards of their own
     /// (contrastive inputs, Monte-Carlo dropout), from their descriptors.</summary>
     private static bool NeedsReference(StepFunction function) =>
-        function is not CustomStepFunction && function.Descriptor is not { NeedsExtraForwards: false };
+        function is not CustomStepFunction && function.GetDescriptor() is not { NeedsExtraForwards: false };
 
     /// <summary>Fills <paramref name="records"/> for steps <paramref name="start"/> .. <paramref name="iterEnd"/> - 1; returns the trailing attribution shape.</summary>
     public int[]? Run(int start, int iterEnd, List<AttributionRun.StepRecord> records, IProgress<int>? stepDone, CancellationToken cancellationToken)

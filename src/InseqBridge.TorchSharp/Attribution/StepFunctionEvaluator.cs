@@ -90,8 +90,13 @@ public static class StepFunctionEvaluator
         LogProbability,
     }
 
-    /// <summary>Ids of the registered user step functions.</summary>
-    public static IEnumerable<string> CustomIds => Evaluations.Keys.Where(id => !StepFunctionRegistry.IsBuiltIn(id));
+    /// <summary>
+    /// Ids of the registered user step functions that take any argument (registered with a
+    /// <see cref="StepFunctionDelegate"/>): callers hand them every step score argument. User functions with declared
+    /// arguments get theirs routed by name, as built-in ones.
+    /// </summary>
+    public static IEnumerable<string> CustomIds =>
+        Evaluations.Keys.Where(id => !StepFunctionRegistry.IsBuiltIn(id) && StepFunctionRegistry.TryGet(id, out var d) && d.AcceptsUndeclaredArguments);
 
     /// <summary>
     /// Registers a user step function under <paramref name="id"/> (Inseq's register_step_function): it is added to

@@ -19,7 +19,7 @@ public abstract record AttributionMethod
     public virtual IReadOnlyDictionary<string, object?> Arguments => new Dictionary<string, object?>();
 
     /// <summary>The registry entry of this method (null for ids only another backend knows, e.g. Python pass-through).</summary>
-    public AttributionMethodDescriptor? Descriptor => AttributionMethodRegistry.TryGet(Id, out var d) ? d : null;
+    public AttributionMethodDescriptor? GetDescriptor() => AttributionMethodRegistry.TryGet(Id, out var d) ? d : null;
 
     /// <summary>Ids of the methods this process knows (<see cref="AttributionMethodRegistry"/>: built-in ones, then registered ones).</summary>
     public static IReadOnlyList<string> KnownIds => AttributionMethodRegistry.Ids;

@@ -25,7 +25,7 @@ public abstract record StepFunction
     public static IReadOnlyList<string> KnownIds => StepFunctionRegistry.Ids;
 
     /// <summary>The registry entry of this step function (null for ids only a backend knows).</summary>
-    public StepFunctionDescriptor? Descriptor => StepFunctionRegistry.TryGet(Id, out var d) ? d : null;
+    public StepFunctionDescriptor? GetDescriptor() => StepFunctionRegistry.TryGet(Id, out var d) ? d : null;
 
     /// <summary>The arguments step function <paramref name="id"/> declares (empty for unknown ids).</summary>
     /// <param name="id">Step function id.</param>

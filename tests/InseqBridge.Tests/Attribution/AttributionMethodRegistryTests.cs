@@ -29,7 +29,7 @@ public class AttributionMethodRegistryTests
         {
             AttributionMethod method = AttributionMethod.FromId(descriptor.Id);
             Assert.Equal(descriptor.Id, method.Id);
-            Assert.Same(descriptor, method.Descriptor);
+            Assert.Same(descriptor, method.GetDescriptor());
 
             // Arguments lists only what differs from the record's defaults: empty when the declared defaults were used.
             Assert.True(method.Arguments.Count == 0, $"{descriptor.Id}: {string.Join(", ", method.Arguments.Keys)} differ from the record's defaults");
@@ -109,7 +109,7 @@ public class AttributionMethodRegistryTests
             Assert.Contains(id, AttributionMethod.KnownIds);
             var method = Assert.IsType<ScaledGradient>(AttributionMethod.FromId(id, new Dictionary<string, string> { ["factor"] = "3" }));
             Assert.Equal(3.0, method.Factor);
-            Assert.Equal(FastModeRule.GradientTimesInput, method.Descriptor!.FastModeFor(method));
+            Assert.Equal(FastModeRule.GradientTimesInput, method.GetDescriptor()!.FastModeFor(method));
             Assert.Equal([new ArgumentDescription("factor", 2.0)], AttributionMethod.DescribeArguments(id));
             Assert.Throws<InvalidRequestException>(() => AttributionMethod.FromId(id, new Dictionary<string, string> { ["factor"] = "-1" }));
             Assert.Throws<InvalidRequestException>(() => AttributionMethodRegistry.Register(descriptor));
@@ -138,10 +138,10 @@ public class AttributionMethodRegistryTests
     [Fact]
     public void Fast_mode_rules_come_from_the_descriptors()
     {
-        Assert.Equal(FastModeRule.AbsoluteGradient, new Saliency().Descriptor!.FastModeFor(new Saliency()));
-        Assert.Equal(FastModeRule.IntegratedGradients, new IntegratedGradients().Descriptor!.FastModeFor(new IntegratedGradients()));
+        Assert.Equal(FastModeRule.AbsoluteGradient, new Saliency().GetDescriptor()!.FastModeFor(new Saliency()));
+        Assert.Equal(FastModeRule.IntegratedGradients, new IntegratedGradients().GetDescriptor()!.FastModeFor(new IntegratedGradients()));
         var withDelta = new IntegratedGradients { ReturnConvergenceDelta = true };
-        Assert.Equal(FastModeRule.Unsupported, withDelta.Descriptor!.FastModeFor(withDelta));
-        Assert.Equal(FastModeRule.Unsupported, new DeepLift().Descriptor!.FastModeFor(new DeepLift()));
+        Assert.Equal(FastModeRule.Unsupported, withDelta.GetDescriptor()!.FastModeFor(withDelta));
+        Assert.Equal(FastModeRule.Unsupported, new DeepLift().GetDescriptor()!.FastModeFor(new DeepLift()));
     }
 }

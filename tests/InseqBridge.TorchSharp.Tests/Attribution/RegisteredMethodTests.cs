@@ -108,7 +108,9 @@ public class RegisteredMethodTests
             CliResult explain = CliRunner.Run("explain", StepId);
             Assert.Equal(0, explain.ExitCode);
             Assert.Contains("factor", explain.Output, StringComparison.Ordinal);
-            Assert.Contains(StepId, StepFunctionEvaluator.CustomIds);
+            // Declared arguments are routed by name like built-in ones: not one of the take-anything ids.
+            Assert.DoesNotContain(StepId, StepFunctionEvaluator.CustomIds);
+            Assert.Equal(["factor"], StepFunction.ArgumentNames(StepId));
 
             StepFunction scaled = StepFunction.FromId(StepId, new Dictionary<string, string> { ["factor"] = "3" });
             AttributionRequest request = Request(new Saliency()) with { StepScores = [StepFunction.FromId("logit"), scaled] };
