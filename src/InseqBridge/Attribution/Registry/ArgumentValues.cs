@@ -141,6 +141,22 @@ public sealed class ArgumentValues
         return text;
     }
 
+    /// <summary>Parses and checks every given argument that has a declaration (for owners that keep the text values).</summary>
+    /// <exception cref="InvalidRequestException">A value of the wrong type or out of range.</exception>
+    public void CheckGiven()
+    {
+        foreach (string name in _given.Keys.Where(_specs.ContainsKey))
+        {
+            _ = _specs[name].Kind switch
+            {
+                ArgumentKind.Integer => LongOrNull(name),
+                ArgumentKind.Number => NumberOrNull(name),
+                ArgumentKind.Boolean => Bool(name),
+                _ => (object?)TextOrNull(name),
+            };
+        }
+    }
+
     private ArgumentSpec Spec(string name, ArgumentKind? kind)
     {
         // A method reading an argument it did not declare is a bug in the method, not a user error.

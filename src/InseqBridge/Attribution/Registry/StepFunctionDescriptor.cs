@@ -31,6 +31,12 @@ public sealed record StepFunctionDescriptor
     public StepFunction Build(IReadOnlyDictionary<string, string>? arguments)
     {
         var values = new ArgumentValues($"Step function '{Id}'", Arguments, arguments, AcceptsUndeclaredArguments);
-        return Create is null ? new CustomStepFunction(Id, values.Given) : Create(values);
+        if (Create is not null)
+        {
+            return Create(values);
+        }
+
+        values.CheckGiven();
+        return new CustomStepFunction(Id, values.Given);
     }
 }
