@@ -119,7 +119,7 @@ public static class ExplainCommand
 
     private static string OutputText(AttributionOutputKind kind) => kind switch
     {
-        AttributionOutputKind.PerHiddenUnit => "one score per hidden unit of each token embedding (summed per token by default)",
+        AttributionOutputKind.PerHiddenUnit => "one score per hidden unit of each token embedding (reduced to one per token by the default aggregation)",
         AttributionOutputKind.PerToken => "one score per token",
         AttributionOutputKind.PerLayer => "one score per token and layer",
         AttributionOutputKind.PerLayerAndHead => "one weight per token, layer and head",
