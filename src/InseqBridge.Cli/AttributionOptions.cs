@@ -51,7 +51,7 @@ public sealed class AttributionOptions
     public Option<int?> MaxNewTokens { get; } = new("--max-new-tokens") { Description = "Generation length when no forced output text is given.", HelpName = "N" };
 
     /// <summary><c>--n-steps N</c>.</summary>
-    public Option<int?> NSteps { get; } = new("--n-steps") { Description = "Integrated gradients: interpolation steps (default 50).", HelpName = "N" };
+    public Option<int?> NSteps { get; } = new("--n-steps") { Description = $"Integrated gradients: interpolation steps (default {IntegratedGradients.DefaultSteps}).", HelpName = "N" };
 
     /// <summary><c>--internal-batch-size N</c>.</summary>
     public Option<int?> InternalBatchSize { get; } = new("--internal-batch-size") { Description = "Integrated gradients: rows per forward pass.", HelpName = "N" };

@@ -139,6 +139,7 @@ public static class CommandLine
         root.Subcommands.Add(ShowCommand.Create());
         root.Subcommands.Add(ListMethodsCommand.Create());
         root.Subcommands.Add(ListStepFunctionsCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
 
         // Probes of the native backend (tokenizer, forward pass, generation), used by the parity checks.
         root.Subcommands.Add(TokenizeCommand.Create());

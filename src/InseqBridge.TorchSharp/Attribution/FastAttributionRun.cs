@@ -82,11 +82,12 @@ internal sealed class FastAttributionRun : IStepExecution
     private bool EncoderDecoder => _model.IsEncoderDecoder;
 
     /// <summary>
-    /// Whether the fast path reproduces reference mode for this request: saliency, input_x_gradient,
-    /// integrated_gradients (without convergence deltas) and dummy, with built-in non-contrastive step functions,
-    /// no contrastive inputs, and a first attributed position after the first token. Everything else (other
-    /// methods, contrastive or user step functions as attributed function, final-step methods, which already take
-    /// one forward) runs in reference mode.
+    /// Whether the fast path reproduces reference mode for this request: a method whose descriptor names a fast rule
+    /// (<see cref="AttributionMethodDescriptor.FastModeFor"/>: saliency, input_x_gradient, integrated_gradients without
+    /// convergence deltas, dummy), built-in step functions that need no forwards of their own
+    /// (<see cref="StepFunctionDescriptor.NeedsExtraForwards"/>), no contrastive inputs, and a first attributed
+    /// position after the first token. Everything else (other methods, contrastive or user step functions as
+    /// attributed function, final-step methods, which already take one forward) runs in reference mode.
     /// </summary>
     public static bool Supports(AttributionMethod method, AttributionRequest request, bool hasContrast, int start)
     {
@@ -95,15 +96,20 @@ internal sealed class FastAttributionRun : IStepExecution
             return false;
         }
 
-        bool methodOk = method is Saliency or InputXGradient or DummyAttribution or IntegratedGradients { ReturnConvergenceDelta: false };
+        FastModeRule rule = RuleOf(method);
         StepFunction attributed = request.AttributedFunction ?? StepFunction.Default;
-        bool attributedOk = method is DummyAttribution || (!NeedsReference(attributed) && attributed is not CustomStepFunction);
-        return methodOk && attributedOk && !request.StepScores.Any(NeedsReference);
+        bool attributedOk = rule == FastModeRule.NoAttribution || (!NeedsReference(attributed) && StepFunctionRegistry.IsBuiltIn(attributed.Id));
+        return rule != FastModeRule.Unsupported && attributedOk && !request.StepScores.Any(NeedsReference);
     }
 
-    /// <summary>Step functions the shared teacher-forced forward cannot evaluate: contrastive ones (a second forward on
-    /// other inputs) and Monte-Carlo dropout (noisy forwards per step).</summary>
-    private static bool NeedsReference(StepFunction function) => function is ContrastiveStepFunction or McDropoutProbabilityAverage;
+    /// <summary>The fast rule of <paramref name="method"/> from its descriptor (unknown ids: unsupported).</summary>
+    private static FastModeRule RuleOf(AttributionMethod method) =>
+        method.GetDescriptor()?.FastModeFor(method) ?? FastModeRule.Unsupported;
+
+    /// <summary>Step functions the shared teacher-forced forward cannot evaluate: those that run forwards of their own
+    /// (contrastive inputs, Monte-Carlo dropout), from their descriptors.</summary>
+    private static bool NeedsReference(StepFunction function) =>
+        function is not CustomStepFunction && function.GetDescriptor() is not { NeedsExtraForwards: false };
 
     /// <inheritdoc/>
     public StepExecutionResult Execute(int start, int iterEnd, IProgress<int>? stepDone, CancellationToken cancellationToken)
@@ -139,7 +145,7 @@ internal sealed class FastAttributionRun : IStepExecution
         }
 
         int[]? innerShape = null;
-        if (_method is not DummyAttribution)
+        if (RuleOf(_method) != FastModeRule.NoAttribution)
         {
             innerShape = Gradients(start, iterEnd, records, Done, cancellationToken);
         }
@@ -352,7 +358,7 @@ internal sealed class FastAttributionRun : IStepExecution
         using Scalar one = 1.0.ToScalar();
         int count = units.Count, width = iterEnd - 1;
         int[] rows = units.Select(u => u.Sequence).ToArray();
-        bool ig = _method is IntegratedGradients;
+        bool ig = RuleOf(_method) == FastModeRule.IntegratedGradients;
         Tensor alpha = torch.tensor(units.Select(u => (float)alphas[u.Alpha]).ToArray(), [count, 1, 1], device: _model.Device);
 
         Tensor Leaf(Tensor input, Tensor? baseline) =>
@@ -561,10 +567,10 @@ internal sealed class FastAttributionRun : IStepExecution
     {
         using var scope = torch.NewDisposeScope();
         Tensor x = embed(Rows(ids, [sequence], positions)).squeeze(0);
-        Tensor result = _method switch
+        Tensor result = RuleOf(_method) switch
         {
-            Saliency => grad.abs(),
-            IntegratedGradients => grad * (x - embed(Rows(baselineIds, [sequence], positions)).squeeze(0)),
+            FastModeRule.AbsoluteGradient => grad.abs(),
+            FastModeRule.IntegratedGradients => grad * (x - embed(Rows(baselineIds, [sequence], positions)).squeeze(0)),
             _ => grad * x,
         };
         return result.to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();

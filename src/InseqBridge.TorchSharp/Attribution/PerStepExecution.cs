@@ -134,9 +134,8 @@ internal sealed class PerStepExecution : IStepExecution
         int step, int[] rows, StepInputs inputs, StepForward forward, List<Tensor> attributed, List<Tensor>? baselines, bool attributeTarget,
         CancellationToken cancellationToken) => _method switch
         {
-            Saliency => GradientAttributor.Saliency(forward.Forward, attributed),
-            InputXGradient => GradientAttributor.InputXGradient(forward.Forward, attributed),
-            IntegratedGradients ig => GradientAttributor.IntegratedGradients(forward.Forward, attributed, baselines!, ig.Method, ig.Steps, ig.InternalBatchSize, cancellationToken),
+            // Saliency, input x gradient, integrated gradients, the rest of the gradient family and user methods:
+            // the native code attached to the method's id (NativeAttributionMethods).
             _ when GradientMethodDispatcher.Handles(_method) => GradientMethodDispatcher.Attribute(_method, new GradientStepContext
             {
                 Model = _model,
@@ -148,6 +147,7 @@ internal sealed class PerStepExecution : IStepExecution
                 State = _state,
                 IsSpecial = _owner.Tokenizer.IsSpecial,
                 AttributeTarget = EncoderDecoder && _request.AttributeTarget,
+                Cancellation = cancellationToken,
             }),
             Occlusion occlusion => OcclusionAttributor.Attribute(forward.Forward, attributed, _inputs.Baselines(rows, step, inputs.SourceIds is not null, attributeTarget), occlusion),
             Lime lime => LimeAttributor.Attribute(forward.Forward, attributed, lime, _random!, lime.MaskToken == "pad" ? _owner.PadId : _owner.UnkId),

@@ -37,75 +37,127 @@ public sealed record StepFunctionContext(Tensor Logits, Tensor TargetIds)
 /// <summary>A user step function: returns one score per batch row ([batch]) from the step context.</summary>
 public delegate Tensor StepFunctionDelegate(StepFunctionContext context, IReadOnlyDictionary<string, string> arguments);
 
+/// <summary>The native code of a step function: one score per batch row ([batch]) of <paramref name="function"/> (the
+/// record its descriptor built, arguments included) at one step.</summary>
+/// <param name="function">The step function record.</param>
+/// <param name="context">The step.</param>
+public delegate Tensor StepFunctionEvaluation(StepFunction function, StepFunctionContext context);
+
 /// <summary>
-/// Computes Inseq's step functions on TorchSharp tensors with Inseq's exact definitions, plus user step functions
-/// registered under an id. Every function is differentiable, so it can be the attributed function too.
+/// Computes step functions on TorchSharp tensors: Inseq's built-in ones with Inseq's exact definitions, and user step
+/// functions, each attached to its id in <see cref="StepFunctionRegistry"/>. Every function is differentiable, so it
+/// can be the attributed function too.
 /// </summary>
 public static class StepFunctionEvaluator
 {
-    private static readonly ConcurrentDictionary<string, StepFunctionDelegate> Custom = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, StepFunctionEvaluation> Evaluations = new(
+        new Dictionary<string, StepFunctionEvaluation>
+        {
+            ["logit"] = (_, c) => TokenScore(c.Logits, c.TargetIds, TokenScoreKind.Logit),
+            ["probability"] = (f, c) => TokenScore(c.Logits, c.TargetIds, ProbabilityKind(As<Probability>(f).LogProb)),
+            ["entropy"] = (_, c) => EntropyOf(c.Logits),
+            ["crossentropy"] = (_, c) => CrossEntropyOf(c.Logits, c.TargetIds),
+            ["perplexity"] = (_, c) => PowerOfTwo(CrossEntropyOf(c.Logits, c.TargetIds)),
+            ["top_p_size"] = (f, c) => TopPSizeOf(c.Logits, As<TopPSize>(f).TopP),
+            ["contrast_logits"] = (_, c) => TokenScore(ContrastSideLogits(c), ContrastTarget(c), TokenScoreKind.Logit),
+            ["contrast_prob"] = (f, c) => TokenScore(ContrastSideLogits(c), ContrastTarget(c), ProbabilityKind(As<ContrastProbability>(f).LogProb)),
+            ["contrast_logits_diff"] = (_, c) =>
+                TokenScore(c.Logits, c.TargetIds, TokenScoreKind.Logit) - TokenScore(ContrastSideLogits(c), ContrastTarget(c), TokenScoreKind.Logit),
+            ["contrast_prob_diff"] = (f, c) =>
+            {
+                TokenScoreKind kind = ProbabilityKind(As<ContrastProbabilityDifference>(f).LogProb);
+                return TokenScore(c.Logits, c.TargetIds, kind) - TokenScore(ContrastSideLogits(c), ContrastTarget(c), kind);
+            },
+            ["pcxmi"] = (_, c) => -torch.log2(
+                TokenScore(c.Logits, c.TargetIds, TokenScoreKind.Probability) / TokenScore(ContrastSideLogits(c), ContrastTarget(c), TokenScoreKind.Probability)),
+            ["in_context_pvi"] = (_, c) =>
+                (-TokenScore(c.Logits, c.TargetIds, TokenScoreKind.LogProbability)).Plus(TokenScore(ContrastSideLogits(c), ContrastTarget(c), TokenScoreKind.LogProbability)),
+            ["kl_divergence"] = (f, c) => KlDivergenceOf(c, As<KlDivergence>(f)),
+            ["mc_dropout_prob_avg"] = (f, c) => McDropoutOf(c, As<McDropoutProbabilityAverage>(f)),
+        },
+        StringComparer.Ordinal);
 
-    /// <summary>Ids of the registered user step functions.</summary>
-    public static IEnumerable<string> CustomIds => Custom.Keys;
+    /// <summary>What a token score reads from the logits.</summary>
+    private enum TokenScoreKind
+    {
+        /// <summary>The raw logit.</summary>
+        Logit,
 
-    /// <summary>Registers a user step function under <paramref name="id"/> (Inseq's register_step_function).</summary>
-    /// <exception cref="InvalidRequestException">The id is taken and <paramref name="overwrite"/> is false.</exception>
+        /// <summary>The softmax probability.</summary>
+        Probability,
+
+        /// <summary>The log-softmax probability.</summary>
+        LogProbability,
+    }
+
+    /// <summary>
+    /// Ids of the registered user step functions that take any argument (registered with a
+    /// <see cref="StepFunctionDelegate"/>): callers hand them every step score argument. User functions with declared
+    /// arguments get theirs routed by name, as built-in ones.
+    /// </summary>
+    public static IEnumerable<string> CustomIds =>
+        Evaluations.Keys.Where(id => !StepFunctionRegistry.IsBuiltIn(id) && StepFunctionRegistry.TryGet(id, out var d) && d.AcceptsUndeclaredArguments);
+
+    /// <summary>
+    /// Registers a user step function under <paramref name="id"/> (Inseq's register_step_function): it is added to
+    /// <see cref="StepFunctionRegistry"/> (taking any argument, passed on as given) and evaluated by
+    /// <paramref name="function"/>.
+    /// </summary>
+    /// <exception cref="InvalidRequestException">The id is built-in, or taken and <paramref name="overwrite"/> is false.</exception>
     public static void Register(string id, StepFunctionDelegate function, bool overwrite = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(id);
         ArgumentNullException.ThrowIfNull(function);
-        if (StepFunction.BuiltInIds.Contains(id))
-        {
-            throw new InvalidRequestException($"'{id}' is a built-in step function id; choose another id.");
-        }
-
-        if (!overwrite && Custom.ContainsKey(id))
-        {
-            throw new InvalidRequestException($"A step function '{id}' is already registered; pass overwrite: true to replace it.");
-        }
-
-        Custom[id] = function;
+        Register(
+            new StepFunctionDescriptor { Id = id, Summary = "User step function (registered from C#).", AcceptsUndeclaredArguments = true },
+            (f, c) => function(c, f is CustomStepFunction custom ? custom.Args : f.Arguments.ToDictionary(kv => kv.Key, kv => Convert.ToString(kv.Value, System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty)),
+            overwrite);
     }
+
+    /// <summary>
+    /// Registers a user step function with declared arguments: <paramref name="descriptor"/> goes to
+    /// <see cref="StepFunctionRegistry"/> and <paramref name="evaluation"/> computes it.
+    /// </summary>
+    /// <exception cref="InvalidRequestException">The id is built-in, or taken and <paramref name="overwrite"/> is false.</exception>
+    public static void Register(StepFunctionDescriptor descriptor, StepFunctionEvaluation evaluation, bool overwrite = false)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        ArgumentNullException.ThrowIfNull(evaluation);
+        StepFunctionRegistry.Register(descriptor, overwrite);
+        Evaluations[descriptor.Id] = evaluation;
+    }
+
+    /// <summary>Removes a user step function (from the registry too); built-in ones stay.</summary>
+    /// <returns>Whether one was removed.</returns>
+    public static bool Unregister(string id) =>
+        StepFunctionRegistry.Unregister(id) | (!StepFunctionRegistry.IsBuiltIn(id) && Evaluations.TryRemove(id, out _));
 
     /// <summary>Scores [batch] of <paramref name="function"/> at one step.</summary>
     public static Tensor Evaluate(StepFunction function, StepFunctionContext context)
     {
-        Tensor logits = context.Logits;
-        Tensor target = context.TargetIds.reshape(logits.shape[0], 1);
         using var scope = torch.NewDisposeScope();
-        Tensor result = function switch
-        {
-            Logit => logits.gather(-1, target).squeeze(-1),
-            Probability p => (p.LogProb ? logits.log_softmax(-1) : logits.softmax(-1)).gather(-1, target).squeeze(-1),
-            Entropy => EntropyOf(logits),
-            CrossEntropy => CrossEntropyOf(logits, context.TargetIds),
-            Perplexity => PowerOfTwo(CrossEntropyOf(logits, context.TargetIds)),
-            TopPSize t => TopPSizeOf(logits, t.TopP),
-            ContrastLogits => TokenScore(ContrastSideLogits(context), ContrastTarget(context), null),
-            ContrastProbability c => TokenScore(ContrastSideLogits(context), ContrastTarget(context), c.LogProb),
-            ContrastLogitsDifference => TokenScore(logits, context.TargetIds, null) - TokenScore(ContrastSideLogits(context), ContrastTarget(context), null),
-            ContrastProbabilityDifference d =>
-                TokenScore(logits, context.TargetIds, d.LogProb) - TokenScore(ContrastSideLogits(context), ContrastTarget(context), d.LogProb),
-            Pcxmi => -torch.log2(TokenScore(logits, context.TargetIds, false) / TokenScore(ContrastSideLogits(context), ContrastTarget(context), false)),
-            InContextPvi => (-TokenScore(logits, context.TargetIds, true)).Plus(TokenScore(ContrastSideLogits(context), ContrastTarget(context), true)),
-            KlDivergence k => KlDivergenceOf(context, k),
-            McDropoutProbabilityAverage m => McDropoutOf(context, m),
-            CustomStepFunction c => Custom.TryGetValue(c.Id, out var fn)
-                ? fn(context, c.Args)
-                : throw new InvalidRequestException($"Step function '{c.Id}' is not registered."),
-            _ => throw new InvalidRequestException($"Step function '{function.Id}' is not implemented by the native backend."),
-        };
+        Tensor result = Evaluations.TryGetValue(function.Id, out StepFunctionEvaluation? evaluation)
+            ? evaluation(function, context)
+            : throw new InvalidRequestException(function is CustomStepFunction
+                ? $"Step function '{function.Id}' is not registered."
+                : $"Step function '{function.Id}' is not implemented by the native backend.");
         return result.MoveToOuterDisposeScope();
     }
 
-    /// <summary>The target's logit (<paramref name="logProb"/> null), probability or log-probability.</summary>
-    private static Tensor TokenScore(Tensor logits, Tensor targetIds, bool? logProb)
+    private static T As<T>(StepFunction function)
+        where T : StepFunction =>
+        function as T ?? throw new InvalidRequestException($"Step function '{function.Id}' was built as {function.GetType().Name}; build it with StepFunction.FromId.");
+
+    private static TokenScoreKind ProbabilityKind(bool logProb) => logProb ? TokenScoreKind.LogProbability : TokenScoreKind.Probability;
+
+    /// <summary>The target's logit, probability or log-probability.</summary>
+    private static Tensor TokenScore(Tensor logits, Tensor targetIds, TokenScoreKind kind)
     {
-        Tensor values = logProb switch
+        Tensor values = kind switch
         {
-            null => logits,
-            true => logits.log_softmax(-1),
-            false => logits.softmax(-1),
+            TokenScoreKind.Logit => logits,
+            TokenScoreKind.LogProbability => logits.log_softmax(-1),
+            _ => logits.softmax(-1),
         };
         return values.gather(-1, targetIds.reshape(logits.shape[0], 1)).squeeze(-1);
     }
@@ -123,11 +175,11 @@ public static class StepFunctionEvaluator
 
         Func<Tensor> noisy = context.NoisyLogits
             ?? throw new InvalidRequestException("mc_dropout_prob_avg needs dropout forward passes, which this step function context does not provide.");
-        Tensor original = TokenScore(context.Logits, context.TargetIds, m.LogProb);
+        Tensor original = TokenScore(context.Logits, context.TargetIds, ProbabilityKind(m.LogProb));
         var samples = new Tensor[m.Samples];
         for (int i = 0; i < samples.Length; i++)
         {
-            samples[i] = TokenScore(noisy(), context.TargetIds, m.LogProb);
+            samples[i] = TokenScore(noisy(), context.TargetIds, ProbabilityKind(m.LogProb));
         }
 
         Tensor stacked = torch.stack(samples);

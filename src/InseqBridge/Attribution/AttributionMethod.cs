@@ -1,4 +1,3 @@
-using System.Globalization;
 using InseqBridge.Errors;
 
 namespace InseqBridge.Attribution;
@@ -19,58 +18,27 @@ public abstract record AttributionMethod
     /// <summary>The arguments that differ from the defaults, as Inseq records them in <c>info.attribution_args</c>.</summary>
     public virtual IReadOnlyDictionary<string, object?> Arguments => new Dictionary<string, object?>();
 
-    /// <summary>Ids of the methods this build knows.</summary>
-    public static IReadOnlyList<string> KnownIds { get; } =
-        ["saliency", "input_x_gradient", "integrated_gradients", "attention", "dummy", "occlusion", "lime", "value_zeroing", "reagent", .. GradientMethodFactory.Ids];
+    /// <summary>The registry entry of this method (null for ids only another backend knows, e.g. Python pass-through).</summary>
+    public AttributionMethodDescriptor? GetDescriptor() => AttributionMethodRegistry.TryGet(Id, out var d) ? d : null;
+
+    /// <summary>Ids of the methods this process knows (<see cref="AttributionMethodRegistry"/>: built-in ones, then registered ones).</summary>
+    public static IReadOnlyList<string> KnownIds => AttributionMethodRegistry.Ids;
 
     /// <summary>Creates a method from its Inseq id and K=V arguments (as the CLI's --method-args).</summary>
     /// <exception cref="InvalidRequestException">Unknown id, unknown argument or bad value.</exception>
     public static AttributionMethod FromId(string id, IReadOnlyDictionary<string, string>? args = null)
     {
-        args ??= new Dictionary<string, string>();
-        var reader = new ArgumentReader(id, args);
-        AttributionMethod method = Create(id, reader);
-        reader.EnsureAllUsed();
-        return method;
+        AttributionMethodDescriptor descriptor = AttributionMethodRegistry.Get(id);
+        return descriptor.Create(new ArgumentValues(id, descriptor.Arguments, args));
     }
 
     /// <summary>
-    /// The arguments method <paramref name="id"/> reads, with their defaults (null: none, the method decides), in the
-    /// order it reads them: derived from <see cref="FromId"/> itself, so the list cannot drift from what is accepted.
+    /// The arguments method <paramref name="id"/> accepts, with their defaults (null: none, the method decides), in the
+    /// order its descriptor declares them.
     /// </summary>
     /// <exception cref="InvalidRequestException">Unknown id.</exception>
-    public static IReadOnlyList<ArgumentDescription> DescribeArguments(string id)
-    {
-        var reader = new ArgumentReader(id, new Dictionary<string, string>());
-        _ = Create(id, reader);
-        return reader.Described;
-    }
-
-    private static AttributionMethod Create(string id, ArgumentReader reader)
-    {
-        AttributionMethod method = id switch
-        {
-            "saliency" => new Saliency(),
-            "input_x_gradient" => new InputXGradient(),
-            "integrated_gradients" => new IntegratedGradients
-            {
-                Steps = reader.Int("n_steps", 50),
-                Method = reader.Enum("method", IntegrationMethod.GaussLegendre),
-                InternalBatchSize = reader.IntOrNull("internal_batch_size"),
-                ReturnConvergenceDelta = reader.Bool("return_convergence_delta", false),
-            },
-            "attention" => new AttentionWeights(),
-            "dummy" => new DummyAttribution(),
-            "occlusion" => Occlusion.Read(reader),
-            "lime" => Lime.Read(reader),
-            "value_zeroing" => ValueZeroing.Read(reader),
-            "reagent" => Reagent.Read(reader),
-            _ when GradientMethodFactory.Ids.Contains(id) => GradientMethodFactory.Create(id, reader),
-            _ => throw new InvalidRequestException(
-                $"Unknown attribution method '{id}'. Available: {string.Join(", ", KnownIds)}."),
-        };
-        return method;
-    }
+    public static IReadOnlyList<ArgumentDescription> DescribeArguments(string id) =>
+        [.. AttributionMethodRegistry.Get(id).Arguments.Select(a => new ArgumentDescription(a.Name, a.Default))];
 }
 
 /// <summary>Gradient of the attributed function w.r.t. input embeddings, absolute value (Captum Saliency, abs=True).</summary>
@@ -112,11 +80,17 @@ public sealed record IntegratedGradients : AttributionMethod
     /// <inheritdoc />
     public override string Id => "integrated_gradients";
 
-    /// <summary><c>n_steps</c>: number of interpolation points (default 50).</summary>
-    public int Steps { get; init; } = 50;
+    /// <summary>Default <c>n_steps</c> of the integrated-gradient family (Inseq's and Captum's 50).</summary>
+    public const int DefaultSteps = 50;
 
-    /// <summary><c>method</c>: quadrature rule (default Gauss-Legendre).</summary>
-    public IntegrationMethod Method { get; init; } = IntegrationMethod.GaussLegendre;
+    /// <summary>Default quadrature rule of the integrated-gradient family (Captum's Gauss-Legendre).</summary>
+    public const IntegrationMethod DefaultMethod = IntegrationMethod.GaussLegendre;
+
+    /// <summary><c>n_steps</c>: number of interpolation points (default <see cref="DefaultSteps"/>).</summary>
+    public int Steps { get; init; } = DefaultSteps;
+
+    /// <summary><c>method</c>: quadrature rule (default <see cref="DefaultMethod"/>).</summary>
+    public IntegrationMethod Method { get; init; } = DefaultMethod;
 
     /// <summary><c>internal_batch_size</c>: at most this many interpolated inputs per forward pass (null: all).</summary>
     public int? InternalBatchSize { get; init; }
@@ -129,22 +103,7 @@ public sealed record IntegratedGradients : AttributionMethod
     {
         get
         {
-            var args = new Dictionary<string, object?>();
-            if (Steps != 50)
-            {
-                args["n_steps"] = Steps;
-            }
-
-            if (Method != IntegrationMethod.GaussLegendre)
-            {
-                args["method"] = IntegrationMethodNames.ToId(Method);
-            }
-
-            if (InternalBatchSize is int ibs)
-            {
-                args["internal_batch_size"] = ibs;
-            }
-
+            var args = new Dictionary<string, object?>(IntegrationArguments.Of(Steps, Method, InternalBatchSize));
             if (ReturnConvergenceDelta)
             {
                 args["return_convergence_delta"] = true;
@@ -175,6 +134,9 @@ public sealed record DummyAttribution : AttributionMethod
 /// <summary>Captum's method names for <see cref="IntegrationMethod"/>.</summary>
 public static class IntegrationMethodNames
 {
+    /// <summary>Every Captum id, the default first.</summary>
+    public static IReadOnlyList<string> Ids { get; } = ["gausslegendre", "riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid"];
+
     /// <summary>The Captum id of a rule.</summary>
     public static string ToId(IntegrationMethod method) => method switch
     {
@@ -194,107 +156,8 @@ public static class IntegrationMethodNames
         "riemann_middle" => IntegrationMethod.RiemannMiddle,
         "riemann_trapezoid" => IntegrationMethod.RiemannTrapezoid,
         _ => throw new InvalidRequestException(
-            $"Unknown integration method '{id}'. Available: gausslegendre, riemann_right, riemann_left, riemann_middle, riemann_trapezoid."),
+            $"Unknown integration method '{id}'. Available: {string.Join(", ", Ids)}."),
     };
-}
-
-/// <summary>Reads K=V arguments with errors that name the owner and the argument.</summary>
-internal sealed class ArgumentReader(string owner, IReadOnlyDictionary<string, string> args)
-{
-    private readonly HashSet<string> _used = [];
-    private readonly List<ArgumentDescription> _described = [];
-
-    /// <summary>Every argument asked for so far, with the default given (null where none).</summary>
-    public IReadOnlyList<ArgumentDescription> Described => _described;
-
-    public int Int(string key, int fallback) => Describe(key, fallback, IntOrNull(key)) ?? fallback;
-
-    public int? IntOrNull(string key)
-    {
-        Describe<object>(key, null, null);
-        if (!args.TryGetValue(key, out string? v))
-        {
-            return null;
-        }
-
-        _used.Add(key);
-        return int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int i)
-            ? i
-            : throw new InvalidRequestException($"{owner}: argument '{key}' must be an integer (got '{v}').");
-    }
-
-    public double Double(string key, double fallback) => Describe(key, fallback, DoubleOrNull(key)) ?? fallback;
-
-    public double? DoubleOrNull(string key)
-    {
-        Describe<object>(key, null, null);
-        if (!args.TryGetValue(key, out string? v))
-        {
-            return null;
-        }
-
-        _used.Add(key);
-        return double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d)
-            ? d
-            : throw new InvalidRequestException($"{owner}: argument '{key}' must be a number (got '{v}').");
-    }
-
-    public bool Bool(string key, bool fallback)
-    {
-        Describe<object>(key, fallback, null);
-        if (!args.TryGetValue(key, out string? v))
-        {
-            return fallback;
-        }
-
-        _used.Add(key);
-        return v.ToLowerInvariant() switch
-        {
-            "true" or "1" or "yes" => true,
-            "false" or "0" or "no" => false,
-            _ => throw new InvalidRequestException($"{owner}: argument '{key}' must be true or false (got '{v}')."),
-        };
-    }
-
-    public string? String(string key)
-    {
-        Describe<object>(key, null, null);
-        if (!args.TryGetValue(key, out string? v))
-        {
-            return null;
-        }
-
-        _used.Add(key);
-        return v;
-    }
-
-    public IntegrationMethod Enum(string key, IntegrationMethod fallback) =>
-        Describe(key, IntegrationMethodNames.ToId(fallback), String(key)) is string s ? IntegrationMethodNames.Parse(s) : fallback;
-
-    /// <summary>Records <paramref name="key"/> with its default (a later call with a default wins over null); returns <paramref name="value"/>.</summary>
-    private T? Describe<T>(string key, object? fallback, T? value)
-    {
-        int index = _described.FindIndex(d => d.Name == key);
-        if (index < 0)
-        {
-            _described.Add(new ArgumentDescription(key, fallback));
-        }
-        else if (fallback is not null)
-        {
-            _described[index] = new ArgumentDescription(key, fallback);
-        }
-
-        return value;
-    }
-
-    public void EnsureAllUsed()
-    {
-        var unused = args.Keys.Where(k => !_used.Contains(k)).ToList();
-        if (unused.Count > 0)
-        {
-            throw new InvalidRequestException($"{owner} does not accept argument(s): {string.Join(", ", unused)}.");
-        }
-    }
 }
 
 /// <summary>An argument of a method or step function and its default.</summary>

@@ -1,6 +1,3 @@
-using System.Globalization;
-using InseqBridge.Errors;
-
 namespace InseqBridge.Attribution;
 
 /// <summary>
@@ -30,8 +27,11 @@ public sealed record GradientShap : AttributionMethod
     /// <inheritdoc />
     public override string Id => "gradient_shap";
 
-    /// <summary><c>n_samples</c>: random samples per example (default 5).</summary>
-    public int Samples { get; init; } = 5;
+    /// <summary>Default <c>n_samples</c>.</summary>
+    public const int DefaultSamples = 5;
+
+    /// <summary><c>n_samples</c>: random samples per example (default <see cref="DefaultSamples"/>).</summary>
+    public int Samples { get; init; } = DefaultSamples;
 
     /// <summary><c>stdevs</c>: standard deviation of the Gaussian noise added to the inputs (default 0).</summary>
     public double StandardDeviation { get; init; }
@@ -45,7 +45,7 @@ public sealed record GradientShap : AttributionMethod
         get
         {
             var args = new Dictionary<string, object?>();
-            if (Samples != 5)
+            if (Samples != DefaultSamples)
             {
                 args["n_samples"] = Samples;
             }
@@ -71,11 +71,11 @@ public sealed record LayerIntegratedGradients : AttributionMethod
     /// <inheritdoc />
     public override string Id => "layer_integrated_gradients";
 
-    /// <summary><c>n_steps</c> (default 50).</summary>
-    public int Steps { get; init; } = 50;
+    /// <summary><c>n_steps</c> (default <see cref="IntegratedGradients.DefaultSteps"/>).</summary>
+    public int Steps { get; init; } = IntegratedGradients.DefaultSteps;
 
-    /// <summary><c>method</c>: quadrature rule (default Gauss-Legendre).</summary>
-    public IntegrationMethod Method { get; init; } = IntegrationMethod.GaussLegendre;
+    /// <summary><c>method</c>: quadrature rule (default <see cref="IntegratedGradients.DefaultMethod"/>).</summary>
+    public IntegrationMethod Method { get; init; } = IntegratedGradients.DefaultMethod;
 
     /// <summary><c>internal_batch_size</c> (null: all interpolation points at once).</summary>
     public int? InternalBatchSize { get; init; }
@@ -111,11 +111,11 @@ public sealed record SequentialIntegratedGradients : AttributionMethod
     /// <inheritdoc />
     public override string Id => "sequential_integrated_gradients";
 
-    /// <summary><c>n_steps</c> (default 50).</summary>
-    public int Steps { get; init; } = 50;
+    /// <summary><c>n_steps</c> (default <see cref="IntegratedGradients.DefaultSteps"/>).</summary>
+    public int Steps { get; init; } = IntegratedGradients.DefaultSteps;
 
-    /// <summary><c>method</c>: quadrature rule (default Gauss-Legendre).</summary>
-    public IntegrationMethod Method { get; init; } = IntegrationMethod.GaussLegendre;
+    /// <summary><c>method</c>: quadrature rule (default <see cref="IntegratedGradients.DefaultMethod"/>).</summary>
+    public IntegrationMethod Method { get; init; } = IntegratedGradients.DefaultMethod;
 
     /// <summary><c>internal_batch_size</c> (null: all interpolation points at once).</summary>
     public int? InternalBatchSize { get; init; }
@@ -150,14 +150,17 @@ public sealed record DiscretizedIntegratedGradients : AttributionMethod
     /// <inheritdoc />
     public override string Id => "discretized_integrated_gradients";
 
-    /// <summary><c>n_steps</c>: points on each path, baseline and input included (default 50).</summary>
-    public int Steps { get; init; } = 50;
+    /// <summary>Default <c>n_neighbors</c>.</summary>
+    public const int DefaultNeighbors = 50;
+
+    /// <summary><c>n_steps</c>: points on each path, baseline and input included (default <see cref="IntegratedGradients.DefaultSteps"/>).</summary>
+    public int Steps { get; init; } = IntegratedGradients.DefaultSteps;
 
     /// <summary><c>method</c>: <c>greedy</c> (default) or <c>maxcount</c>.</summary>
     public PathStrategy Strategy { get; init; } = PathStrategy.Greedy;
 
-    /// <summary><c>n_neighbors</c>: size of the nearest-neighbour lists anchors are searched in (default 50).</summary>
-    public int Neighbors { get; init; } = 50;
+    /// <summary><c>n_neighbors</c>: size of the nearest-neighbour lists anchors are searched in (default <see cref="DefaultNeighbors"/>).</summary>
+    public int Neighbors { get; init; } = DefaultNeighbors;
 
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, object?> Arguments
@@ -165,7 +168,7 @@ public sealed record DiscretizedIntegratedGradients : AttributionMethod
         get
         {
             var args = new Dictionary<string, object?>();
-            if (Steps != 50)
+            if (Steps != IntegratedGradients.DefaultSteps)
             {
                 args["n_steps"] = Steps;
             }
@@ -175,7 +178,7 @@ public sealed record DiscretizedIntegratedGradients : AttributionMethod
                 args["method"] = "maxcount";
             }
 
-            if (Neighbors != 50)
+            if (Neighbors != DefaultNeighbors)
             {
                 args["n_neighbors"] = Neighbors;
             }
@@ -185,90 +188,18 @@ public sealed record DiscretizedIntegratedGradients : AttributionMethod
     }
 }
 
-/// <summary>Parsing of the gradient-family methods added besides saliency, input x gradient and IG.</summary>
-internal static class GradientMethodFactory
-{
-    /// <summary>Ids handled here.</summary>
-    public static IReadOnlyList<string> Ids { get; } =
-    [
-        "deeplift", "gradient_shap", "layer_integrated_gradients", "layer_gradient_x_activation", "layer_deeplift",
-        "sequential_integrated_gradients", "discretized_integrated_gradients",
-    ];
-
-    /// <summary>Builds the method (arguments read from <paramref name="reader"/>).</summary>
-    public static AttributionMethod Create(string id, ArgumentReader reader)
-    {
-        AttributionMethod method = id switch
-        {
-            "deeplift" => new DeepLift(),
-            "gradient_shap" => new GradientShap
-            {
-                Samples = Positive(id, "n_samples", reader.Int("n_samples", 5)),
-                StandardDeviation = NonNegative(id, "stdevs", reader.Double("stdevs", 0.0)),
-                Seed = reader.String("seed") is string s
-                    ? long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long seed)
-                        ? seed
-                        : throw new InvalidRequestException($"{id}: argument 'seed' must be an integer (got '{s}').")
-                    : null,
-            },
-            "layer_integrated_gradients" => new LayerIntegratedGradients
-            {
-                Steps = Positive(id, "n_steps", reader.Int("n_steps", 50)),
-                Method = reader.Enum("method", IntegrationMethod.GaussLegendre),
-                InternalBatchSize = PositiveOrNull(id, "internal_batch_size", reader.IntOrNull("internal_batch_size")),
-            },
-            "layer_gradient_x_activation" => new LayerGradientXActivation(),
-            "layer_deeplift" => new LayerDeepLift(),
-            "sequential_integrated_gradients" => new SequentialIntegratedGradients
-            {
-                Steps = Positive(id, "n_steps", reader.Int("n_steps", 50)),
-                Method = reader.Enum("method", IntegrationMethod.GaussLegendre),
-                InternalBatchSize = PositiveOrNull(id, "internal_batch_size", reader.IntOrNull("internal_batch_size")),
-            },
-            "discretized_integrated_gradients" => new DiscretizedIntegratedGradients
-            {
-                Steps = AtLeast(id, "n_steps", reader.Int("n_steps", 50), 2),
-                Strategy = reader.String("method") switch
-                {
-                    null or "greedy" => PathStrategy.Greedy,
-                    "maxcount" => PathStrategy.MaxCount,
-                    string other => throw new InvalidRequestException($"{id}: unknown method '{other}'. Available: greedy, maxcount."),
-                },
-                Neighbors = Positive(id, "n_neighbors", reader.Int("n_neighbors", 50)),
-            },
-            _ => throw new InvalidRequestException($"Unknown attribution method '{id}'."),
-        };
-        if (reader.Bool("return_convergence_delta", false))
-        {
-            throw new InvalidRequestException($"{id}: return_convergence_delta is not implemented by the native backend yet; omit it.");
-        }
-
-        return method;
-    }
-
-    private static int Positive(string id, string key, int value) => AtLeast(id, key, value, 1);
-
-    private static int AtLeast(string id, string key, int value, int min) =>
-        value >= min ? value : throw new InvalidRequestException($"{id}: argument '{key}' must be at least {min} (got {value}).");
-
-    private static int? PositiveOrNull(string id, string key, int? value) => value is int v ? Positive(id, key, v) : null;
-
-    private static double NonNegative(string id, string key, double value) =>
-        value >= 0 && double.IsFinite(value) ? value : throw new InvalidRequestException($"{id}: argument '{key}' must be a finite number >= 0 (got {value}).");
-}
-
 /// <summary>The integration arguments as Inseq records them (only those that differ from the defaults).</summary>
 internal static class IntegrationArguments
 {
     public static IReadOnlyDictionary<string, object?> Of(int steps, IntegrationMethod method, int? internalBatchSize)
     {
         var args = new Dictionary<string, object?>();
-        if (steps != 50)
+        if (steps != IntegratedGradients.DefaultSteps)
         {
             args["n_steps"] = steps;
         }
 
-        if (method != IntegrationMethod.GaussLegendre)
+        if (method != IntegratedGradients.DefaultMethod)
         {
             args["method"] = IntegrationMethodNames.ToId(method);
         }

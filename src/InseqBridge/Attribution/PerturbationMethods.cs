@@ -13,15 +13,24 @@ public sealed record Occlusion : AttributionMethod
     /// <inheritdoc />
     public override string Id => "occlusion";
 
+    /// <summary>Default <see cref="WindowTokens"/>.</summary>
+    public const int DefaultWindowTokens = 1;
+
+    /// <summary>Default <see cref="Stride"/>.</summary>
+    public const int DefaultStride = 1;
+
+    /// <summary>Default <see cref="PerturbationsPerEval"/>.</summary>
+    public const int DefaultPerturbationsPerEval = 1;
+
     /// <summary>Tokens per window (first entry of Captum's <c>sliding_window_shapes</c>; default 1). The window
     /// always spans the whole embedding, as Inseq requires.</summary>
-    public int WindowTokens { get; init; } = 1;
+    public int WindowTokens { get; init; } = DefaultWindowTokens;
 
     /// <summary>Captum's <c>strides</c> along the tokens (default 1).</summary>
-    public int Stride { get; init; } = 1;
+    public int Stride { get; init; } = DefaultStride;
 
     /// <summary>Captum's <c>perturbations_per_eval</c>: windows evaluated per forward pass (speed only; default 1).</summary>
-    public int PerturbationsPerEval { get; init; } = 1;
+    public int PerturbationsPerEval { get; init; } = DefaultPerturbationsPerEval;
 
     /// <summary>True when <see cref="WindowTokens"/> was given explicitly (Inseq then records it as passed).</summary>
     public bool ExplicitWindow { get; init; }
@@ -32,12 +41,12 @@ public sealed record Occlusion : AttributionMethod
         get
         {
             var args = new Dictionary<string, object?>();
-            if (Stride != 1)
+            if (Stride != DefaultStride)
             {
                 args["strides"] = Stride;
             }
 
-            if (PerturbationsPerEval != 1)
+            if (PerturbationsPerEval != DefaultPerturbationsPerEval)
             {
                 args["perturbations_per_eval"] = PerturbationsPerEval;
             }
@@ -46,10 +55,10 @@ public sealed record Occlusion : AttributionMethod
         }
     }
 
-    internal static Occlusion Read(ArgumentReader r)
+    internal static Occlusion Read(ArgumentValues r)
     {
-        string? window = r.String("sliding_window_shapes");
-        int tokens = 1;
+        string? window = r.TextOrNull("sliding_window_shapes");
+        int tokens = DefaultWindowTokens;
         int? hidden = null;
         if (window is not null)
         {
@@ -67,14 +76,12 @@ public sealed record Occlusion : AttributionMethod
         var method = new Occlusion
         {
             WindowTokens = tokens,
-            Stride = r.Int("strides", 1),
-            PerturbationsPerEval = r.Int("perturbations_per_eval", 1),
+            Stride = r.Int("strides"),
+            PerturbationsPerEval = r.Int("perturbations_per_eval"),
             ExplicitWindow = window is not null,
             ExpectedHiddenSize = hidden,
         };
         PerturbationArgs.Positive("occlusion", "sliding_window_shapes", method.WindowTokens);
-        PerturbationArgs.Positive("occlusion", "strides", method.Stride);
-        PerturbationArgs.Positive("occlusion", "perturbations_per_eval", method.PerturbationsPerEval);
         return method;
     }
 
@@ -98,17 +105,29 @@ public sealed record Lime : AttributionMethod
     /// <inheritdoc />
     public override string Id => "lime";
 
-    /// <summary><c>n_samples</c>: perturbations per step (default 50).</summary>
-    public int Samples { get; init; } = 50;
+    /// <summary>Default <see cref="Samples"/>.</summary>
+    public const int DefaultSamples = 50;
 
-    /// <summary><c>perturbations_per_eval</c>: perturbations per forward pass (speed only; default 1).</summary>
-    public int PerturbationsPerEval { get; init; } = 1;
+    /// <summary>Default <see cref="PerturbationsPerEval"/>.</summary>
+    public const int DefaultPerturbationsPerEval = 1;
 
-    /// <summary><c>mask_prob</c>: probability of dropping a token (default 0.3).</summary>
-    public double MaskProbability { get; init; } = 0.3;
+    /// <summary>Default <see cref="MaskProbability"/>.</summary>
+    public const double DefaultMaskProbability = 0.3;
+
+    /// <summary>Default <see cref="MaskToken"/>.</summary>
+    public const string DefaultMaskToken = "unk";
+
+    /// <summary><c>n_samples</c>: perturbations per step (default <see cref="DefaultSamples"/>).</summary>
+    public int Samples { get; init; } = DefaultSamples;
+
+    /// <summary><c>perturbations_per_eval</c>: perturbations per forward pass (speed only; default <see cref="DefaultPerturbationsPerEval"/>).</summary>
+    public int PerturbationsPerEval { get; init; } = DefaultPerturbationsPerEval;
+
+    /// <summary><c>mask_prob</c>: probability of dropping a token (default <see cref="DefaultMaskProbability"/>).</summary>
+    public double MaskProbability { get; init; } = DefaultMaskProbability;
 
     /// <summary><c>mask_token</c>: <c>unk</c> (default) or <c>pad</c>, whose id fills dropped embeddings.</summary>
-    public string MaskToken { get; init; } = "unk";
+    public string MaskToken { get; init; } = DefaultMaskToken;
 
     /// <summary><c>seed</c> (native extension): seed of the torch generator (default 0, as the reference runs).</summary>
     public long Seed { get; init; }
@@ -119,22 +138,22 @@ public sealed record Lime : AttributionMethod
         get
         {
             var args = new Dictionary<string, object?>();
-            if (Samples != 50)
+            if (Samples != DefaultSamples)
             {
                 args["n_samples"] = Samples;
             }
 
-            if (PerturbationsPerEval != 1)
+            if (PerturbationsPerEval != DefaultPerturbationsPerEval)
             {
                 args["perturbations_per_eval"] = PerturbationsPerEval;
             }
 
-            if (MaskProbability != 0.3)
+            if (MaskProbability != DefaultMaskProbability)
             {
                 args["mask_prob"] = MaskProbability;
             }
 
-            if (MaskToken != "unk")
+            if (MaskToken != DefaultMaskToken)
             {
                 args["mask_token"] = MaskToken;
             }
@@ -148,30 +167,14 @@ public sealed record Lime : AttributionMethod
         }
     }
 
-    internal static Lime Read(ArgumentReader r)
+    internal static Lime Read(ArgumentValues r) => new()
     {
-        var method = new Lime
-        {
-            Samples = r.Int("n_samples", 50),
-            PerturbationsPerEval = r.Int("perturbations_per_eval", 1),
-            MaskProbability = r.Double("mask_prob", 0.3),
-            MaskToken = r.String("mask_token") ?? "unk",
-            Seed = PerturbationArgs.Seed(r, "lime"),
-        };
-        PerturbationArgs.Positive("lime", "n_samples", method.Samples);
-        PerturbationArgs.Positive("lime", "perturbations_per_eval", method.PerturbationsPerEval);
-        if (method.MaskProbability is < 0 or > 1 || double.IsNaN(method.MaskProbability))
-        {
-            throw new InvalidRequestException($"lime: mask_prob must be within [0, 1] (got {method.MaskProbability}).");
-        }
-
-        if (method.MaskToken is not ("unk" or "pad"))
-        {
-            throw new InvalidRequestException($"lime: mask_token must be 'unk' or 'pad' (got '{method.MaskToken}').");
-        }
-
-        return method;
-    }
+        Samples = r.Int("n_samples"),
+        PerturbationsPerEval = r.Int("perturbations_per_eval"),
+        MaskProbability = r.Number("mask_prob"),
+        MaskToken = r.Text("mask_token"),
+        Seed = r.LongOrNull("seed") ?? 0,
+    };
 }
 
 /// <summary>
@@ -289,8 +292,14 @@ public sealed record ValueZeroing : AttributionMethod
     /// <inheritdoc />
     public override bool IsFinalStepMethod => true;
 
+    /// <summary>Default <see cref="SimilarityMetric"/> (the only one offered).</summary>
+    public const string DefaultSimilarityMetric = "cosine";
+
+    /// <summary>Default of <see cref="OutputDecoderSelfScores"/> and <see cref="OutputEncoderSelfScores"/>.</summary>
+    public const bool DefaultOutputSelfScores = true;
+
     /// <summary><c>similarity_metric</c>: only <c>cosine</c> (Inseq 0.6's <c>euclidean</c> fails with a shape error).</summary>
-    public string SimilarityMetric { get; init; } = "cosine";
+    public string SimilarityMetric { get; init; } = DefaultSimilarityMetric;
 
     /// <summary><c>encoder_zeroed_units_indices</c> (null: all heads of every layer).</summary>
     public HeadSelection? EncoderZeroedUnits { get; init; }
@@ -302,10 +311,10 @@ public sealed record ValueZeroing : AttributionMethod
     public HeadSelection? CrossZeroedUnits { get; init; }
 
     /// <summary><c>output_decoder_self_scores</c> (encoder-decoders; default true).</summary>
-    public bool OutputDecoderSelfScores { get; init; } = true;
+    public bool OutputDecoderSelfScores { get; init; } = DefaultOutputSelfScores;
 
     /// <summary><c>output_encoder_self_scores</c> (encoder-decoders; default true).</summary>
-    public bool OutputEncoderSelfScores { get; init; } = true;
+    public bool OutputEncoderSelfScores { get; init; } = DefaultOutputSelfScores;
 
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, object?> Arguments
@@ -313,43 +322,37 @@ public sealed record ValueZeroing : AttributionMethod
         get
         {
             var args = new Dictionary<string, object?>();
-            if (!OutputDecoderSelfScores)
+            if (OutputDecoderSelfScores != DefaultOutputSelfScores)
             {
-                args["output_decoder_self_scores"] = false;
+                args["output_decoder_self_scores"] = OutputDecoderSelfScores;
             }
 
-            if (!OutputEncoderSelfScores)
+            if (OutputEncoderSelfScores != DefaultOutputSelfScores)
             {
-                args["output_encoder_self_scores"] = false;
+                args["output_encoder_self_scores"] = OutputEncoderSelfScores;
             }
 
             return args;
         }
     }
 
-    internal static ValueZeroing Read(ArgumentReader r)
+    internal static ValueZeroing Read(ArgumentValues r)
     {
-        string metric = r.String("similarity_metric") ?? "cosine";
-        if (metric == "euclidean")
+        if (r.Given.TryGetValue("similarity_metric", out string? given) && given == "euclidean")
         {
             throw new InvalidRequestException(
                 "value_zeroing: similarity_metric 'euclidean' is not supported (in Inseq 0.6.0 it compares every pair of positions and fails with a shape error); use 'cosine'.");
         }
 
-        if (metric != "cosine")
-        {
-            throw new InvalidRequestException($"value_zeroing: unknown similarity_metric '{metric}'. Available: cosine.");
-        }
-
-        HeadSelection? Heads(string key) => r.String(key) is string s ? HeadSelection.Parse($"value_zeroing {key}", s) : null;
+        HeadSelection? Heads(string key) => r.TextOrNull(key) is string s ? HeadSelection.Parse($"value_zeroing {key}", s) : null;
         return new ValueZeroing
         {
-            SimilarityMetric = metric,
+            SimilarityMetric = r.Text("similarity_metric"),
             EncoderZeroedUnits = Heads("encoder_zeroed_units_indices"),
             DecoderZeroedUnits = Heads("decoder_zeroed_units_indices"),
             CrossZeroedUnits = Heads("cross_zeroed_units_indices"),
-            OutputDecoderSelfScores = r.Bool("output_decoder_self_scores", true),
-            OutputEncoderSelfScores = r.Bool("output_encoder_self_scores", true),
+            OutputDecoderSelfScores = r.Bool("output_decoder_self_scores"),
+            OutputEncoderSelfScores = r.Bool("output_encoder_self_scores"),
         };
     }
 }
@@ -373,8 +376,23 @@ public sealed record Reagent : AttributionMethod
     /// <inheritdoc />
     public override string Id => "reagent";
 
-    /// <summary><c>keep_top_n</c> (default 5; 0 uses <see cref="KeepRatio"/>).</summary>
-    public int KeepTopN { get; init; } = 5;
+    /// <summary>Default <see cref="KeepTopN"/>.</summary>
+    public const int DefaultKeepTopN = 5;
+
+    /// <summary>Default <see cref="StoppingConditionTopK"/>.</summary>
+    public const int DefaultStoppingConditionTopK = 3;
+
+    /// <summary>Default <see cref="ReplacingRatio"/>.</summary>
+    public const double DefaultReplacingRatio = 0.3;
+
+    /// <summary>Default <see cref="MaxProbeSteps"/>.</summary>
+    public const int DefaultMaxProbeSteps = 3000;
+
+    /// <summary>Default <see cref="Probes"/>.</summary>
+    public const int DefaultProbes = 16;
+
+    /// <summary><c>keep_top_n</c> (default <see cref="DefaultKeepTopN"/>; 0 uses <see cref="KeepRatio"/>).</summary>
+    public int KeepTopN { get; init; } = DefaultKeepTopN;
 
     /// <summary><c>keep_ratio</c> (used when <see cref="KeepTopN"/> is 0).</summary>
     public double? KeepRatio { get; init; }
@@ -382,17 +400,17 @@ public sealed record Reagent : AttributionMethod
     /// <summary><c>invert_keep</c>: replace the top tokens instead of keeping them (default false).</summary>
     public bool InvertKeep { get; init; }
 
-    /// <summary><c>stopping_condition_top_k</c> (default 3).</summary>
-    public int StoppingConditionTopK { get; init; } = 3;
+    /// <summary><c>stopping_condition_top_k</c> (default <see cref="DefaultStoppingConditionTopK"/>).</summary>
+    public int StoppingConditionTopK { get; init; } = DefaultStoppingConditionTopK;
 
-    /// <summary><c>replacing_ratio</c> (default 0.3).</summary>
-    public double ReplacingRatio { get; init; } = 0.3;
+    /// <summary><c>replacing_ratio</c> (default <see cref="DefaultReplacingRatio"/>).</summary>
+    public double ReplacingRatio { get; init; } = DefaultReplacingRatio;
 
-    /// <summary><c>max_probe_steps</c> (default 3000).</summary>
-    public int MaxProbeSteps { get; init; } = 3000;
+    /// <summary><c>max_probe_steps</c> (default <see cref="DefaultMaxProbeSteps"/>).</summary>
+    public int MaxProbeSteps { get; init; } = DefaultMaxProbeSteps;
 
-    /// <summary><c>num_probes</c> (default 16).</summary>
-    public int Probes { get; init; } = 16;
+    /// <summary><c>num_probes</c> (default <see cref="DefaultProbes"/>).</summary>
+    public int Probes { get; init; } = DefaultProbes;
 
     /// <summary><c>seed</c> (native extension): seed of the torch generator (default 0).</summary>
     public long Seed { get; init; }
@@ -407,7 +425,7 @@ public sealed record Reagent : AttributionMethod
         get
         {
             var args = new Dictionary<string, object?>();
-            if (KeepTopN != 5)
+            if (KeepTopN != DefaultKeepTopN)
             {
                 args["keep_top_n"] = KeepTopN;
             }
@@ -422,22 +440,22 @@ public sealed record Reagent : AttributionMethod
                 args["invert_keep"] = true;
             }
 
-            if (StoppingConditionTopK != 3)
+            if (StoppingConditionTopK != DefaultStoppingConditionTopK)
             {
                 args["stopping_condition_top_k"] = StoppingConditionTopK;
             }
 
-            if (ReplacingRatio != 0.3)
+            if (ReplacingRatio != DefaultReplacingRatio)
             {
                 args["replacing_ratio"] = ReplacingRatio;
             }
 
-            if (MaxProbeSteps != 3000)
+            if (MaxProbeSteps != DefaultMaxProbeSteps)
             {
                 args["max_probe_steps"] = MaxProbeSteps;
             }
 
-            if (Probes != 16)
+            if (Probes != DefaultProbes)
             {
                 args["num_probes"] = Probes;
             }
@@ -456,36 +474,23 @@ public sealed record Reagent : AttributionMethod
         }
     }
 
-    internal static Reagent Read(ArgumentReader r)
+    internal static Reagent Read(ArgumentValues r)
     {
         var method = new Reagent
         {
-            KeepTopN = r.Int("keep_top_n", 5),
-            KeepRatio = r.DoubleOrNull("keep_ratio"),
-            InvertKeep = r.Bool("invert_keep", false),
-            StoppingConditionTopK = r.Int("stopping_condition_top_k", 3),
-            ReplacingRatio = r.Double("replacing_ratio", 0.3),
-            MaxProbeSteps = r.Int("max_probe_steps", 3000),
-            Probes = r.Int("num_probes", 16),
-            Seed = PerturbationArgs.Seed(r, "reagent"),
-            PosTagMap = r.String("pos_tag_map"),
+            KeepTopN = r.Int("keep_top_n"),
+            KeepRatio = r.NumberOrNull("keep_ratio"),
+            InvertKeep = r.Bool("invert_keep"),
+            StoppingConditionTopK = r.Int("stopping_condition_top_k"),
+            ReplacingRatio = r.Number("replacing_ratio"),
+            MaxProbeSteps = r.Int("max_probe_steps"),
+            Probes = r.Int("num_probes"),
+            Seed = r.LongOrNull("seed") ?? 0,
+            PosTagMap = r.TextOrNull("pos_tag_map"),
         };
-        if (method.KeepTopN < 0)
-        {
-            throw new InvalidRequestException($"reagent: keep_top_n must be >= 0 (got {method.KeepTopN}).");
-        }
-
         if (method.KeepTopN == 0 && method.KeepRatio is not (> 0 and <= 1))
         {
             throw new InvalidRequestException("reagent: with keep_top_n=0, keep_ratio must be given within (0, 1].");
-        }
-
-        PerturbationArgs.Positive("reagent", "stopping_condition_top_k", method.StoppingConditionTopK);
-        PerturbationArgs.Positive("reagent", "max_probe_steps", method.MaxProbeSteps);
-        PerturbationArgs.Positive("reagent", "num_probes", method.Probes);
-        if (method.ReplacingRatio is < 0 or > 1 || double.IsNaN(method.ReplacingRatio))
-        {
-            throw new InvalidRequestException($"reagent: replacing_ratio must be within [0, 1] (got {method.ReplacingRatio}).");
         }
 
         return method;
@@ -515,18 +520,5 @@ internal static class PerturbationArgs
         {
             throw new InvalidRequestException($"{owner}: argument '{key}' must be positive (got {value}).");
         }
-    }
-
-    public static long Seed(ArgumentReader r, string owner)
-    {
-        string? s = r.String("seed");
-        if (s is null)
-        {
-            return 0;
-        }
-
-        return long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long seed) && seed >= 0
-            ? seed
-            : throw new InvalidRequestException($"{owner}: argument 'seed' must be a non-negative integer (got '{s}').");
     }
 }

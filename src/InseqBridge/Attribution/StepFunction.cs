@@ -19,23 +19,18 @@ public abstract record StepFunction
     public virtual IReadOnlyDictionary<string, object?> Arguments => new Dictionary<string, object?>();
 
     /// <summary>Ids of the built-in step functions (Inseq's 14).</summary>
-    public static IReadOnlyList<string> BuiltInIds { get; } =
-    [
-        "logit", "probability", "entropy", "crossentropy", "perplexity", "contrast_logits", "contrast_prob",
-        "contrast_logits_diff", "contrast_prob_diff", "pcxmi", "kl_divergence", "in_context_pvi",
-        "mc_dropout_prob_avg", "top_p_size",
-    ];
+    public static IReadOnlyList<string> BuiltInIds => [.. StepFunctionRegistry.Ids.Where(StepFunctionRegistry.IsBuiltIn)];
 
-    /// <summary>The arguments built-in step function <paramref name="id"/> takes (empty for others).</summary>
+    /// <summary>Ids of every step function this process knows: the built-in ones, then registered ones.</summary>
+    public static IReadOnlyList<string> KnownIds => StepFunctionRegistry.Ids;
+
+    /// <summary>The registry entry of this step function (null for ids only a backend knows).</summary>
+    public StepFunctionDescriptor? GetDescriptor() => StepFunctionRegistry.TryGet(Id, out var d) ? d : null;
+
+    /// <summary>The arguments step function <paramref name="id"/> declares (empty for unknown ids).</summary>
     /// <param name="id">Step function id.</param>
-    public static IReadOnlyList<string> ArgumentNames(string id) => id switch
-    {
-        "probability" or "contrast_prob" or "contrast_prob_diff" => ["logprob"],
-        "mc_dropout_prob_avg" => ["logprob", "n_mcd_steps"],
-        "top_p_size" => ["top_p"],
-        "kl_divergence" => ["top_k", "top_p", "min_tokens_to_keep"],
-        _ => [],
-    };
+    public static IReadOnlyList<string> ArgumentNames(string id) =>
+        StepFunctionRegistry.TryGet(id, out var d) ? [.. d.Arguments.Select(a => a.Name)] : [];
 
     /// <summary>
     /// The entries of <paramref name="arguments"/> that step function <paramref name="id"/> takes: Inseq routes one set
@@ -50,111 +45,38 @@ public abstract record StepFunction
     public static StepFunction Default { get; } = new Probability();
 
     /// <summary>Creates a step function from its id and K=V arguments.</summary>
-    /// <param name="id">Built-in id, or an id registered by the backend (custom step functions).</param>
+    /// <param name="id">A registered id (<see cref="StepFunctionRegistry"/>), or one of <paramref name="customIds"/>.</param>
     /// <param name="args">Arguments (e.g. <c>logprob=true</c>, <c>top_p=0.9</c>).</param>
-    /// <param name="customIds">Ids of user-registered step functions accepted besides the built-ins.</param>
+    /// <param name="customIds">Ids a backend evaluates without a registry entry; they take any argument.</param>
     /// <exception cref="InvalidRequestException">Unknown id or argument.</exception>
     public static StepFunction FromId(string id, IReadOnlyDictionary<string, string>? args = null, IEnumerable<string>? customIds = null)
     {
-        args ??= new Dictionary<string, string>();
-        var r = new ArgumentReader($"Step function '{id}'", args);
-        return Create(id, args, customIds, r);
+        if (StepFunctionRegistry.TryGet(id, out StepFunctionDescriptor? descriptor))
+        {
+            return descriptor.Build(args);
+        }
+
+        if (customIds?.Contains(id) == true)
+        {
+            return new CustomStepFunction(id, args ?? new Dictionary<string, string>());
+        }
+
+        throw Unknown(id, customIds);
     }
 
     /// <summary>
-    /// The arguments built-in step function <paramref name="id"/> reads, with their defaults (null: required or none),
-    /// derived from <see cref="FromId"/> itself.
+    /// The arguments step function <paramref name="id"/> declares, with their defaults (null: required or none).
     /// </summary>
     /// <exception cref="InvalidRequestException">Unknown id.</exception>
-    public static IReadOnlyList<ArgumentDescription> DescribeArguments(string id)
+    public static IReadOnlyList<ArgumentDescription> DescribeArguments(string id) =>
+        StepFunctionRegistry.TryGet(id, out StepFunctionDescriptor? descriptor)
+            ? [.. descriptor.Arguments.Select(a => new ArgumentDescription(a.Name, a.Default))]
+            : throw Unknown(id, null);
+
+    private static InvalidRequestException Unknown(string id, IEnumerable<string>? customIds)
     {
-        if (!BuiltInIds.Contains(id))
-        {
-            throw new InvalidRequestException($"Unknown step function '{id}'. Available: {string.Join(", ", BuiltInIds)}.");
-        }
-
-        var reader = new ArgumentReader($"Step function '{id}'", new Dictionary<string, string>());
-        try
-        {
-            _ = Create(id, new Dictionary<string, string>(), null, reader);
-        }
-        catch (InvalidRequestException)
-        {
-            // A required argument is missing (top_p_size's top_p): it was recorded before the check.
-        }
-
-        return reader.Described;
-    }
-
-    private static StepFunction Create(string id, IReadOnlyDictionary<string, string> args, IEnumerable<string>? customIds, ArgumentReader r)
-    {
-        StepFunction fn;
-        switch (id)
-        {
-            case "logit":
-                fn = new Logit();
-                break;
-            case "probability":
-                fn = new Probability { LogProb = r.Bool("logprob", false) };
-                break;
-            case "entropy":
-                fn = new Entropy();
-                break;
-            case "crossentropy":
-                fn = new CrossEntropy();
-                break;
-            case "perplexity":
-                fn = new Perplexity();
-                break;
-            case "contrast_logits":
-                fn = new ContrastLogits();
-                break;
-            case "contrast_prob":
-                fn = new ContrastProbability { LogProb = r.Bool("logprob", false) };
-                break;
-            case "contrast_logits_diff":
-                fn = new ContrastLogitsDifference();
-                break;
-            case "contrast_prob_diff":
-                fn = new ContrastProbabilityDifference { LogProb = r.Bool("logprob", false) };
-                break;
-            case "pcxmi":
-                fn = new Pcxmi();
-                break;
-            case "in_context_pvi":
-                fn = new InContextPvi();
-                break;
-            case "kl_divergence":
-                fn = new KlDivergence
-                {
-                    TopK = r.Int("top_k", 0),
-                    TopP = r.Double("top_p", 1.0),
-                    MinTokensToKeep = r.Int("min_tokens_to_keep", 1),
-                };
-                break;
-            case "mc_dropout_prob_avg":
-                fn = new McDropoutProbabilityAverage { Samples = r.Int("n_mcd_steps", 5), LogProb = r.Bool("logprob", false) };
-                if (((McDropoutProbabilityAverage)fn).Samples < 1)
-                {
-                    throw new InvalidRequestException($"Step function 'mc_dropout_prob_avg': n_mcd_steps must be at least 1 (got {((McDropoutProbabilityAverage)fn).Samples}).");
-                }
-
-                break;
-            case "top_p_size":
-                fn = new TopPSize { TopP = r.DoubleOrNull("top_p") ?? throw new InvalidRequestException("Step function 'top_p_size' requires argument top_p (e.g. top_p=0.9).") };
-                break;
-            default:
-                if (customIds?.Contains(id) == true)
-                {
-                    return new CustomStepFunction(id, args);
-                }
-
-                throw new InvalidRequestException(
-                    $"Unknown step function '{id}'. Available: {string.Join(", ", BuiltInIds.Concat(customIds ?? []))}.");
-        }
-
-        r.EnsureAllUsed();
-        return fn;
+        string[] known = [.. KnownIds.Concat(customIds ?? []).Distinct()];
+        return new InvalidRequestException($"Unknown step function '{id}'.{CloseIds.Hint(id, known)} Available: {string.Join(", ", known)}.");
     }
 }
 
@@ -234,8 +156,11 @@ public sealed record McDropoutProbabilityAverage : StepFunction
     /// <inheritdoc />
     public override string Id => "mc_dropout_prob_avg";
 
-    /// <summary><c>n_mcd_steps</c>: number of noisy (dropout) forward passes (default 5, at least 1; one gives NaN, as torch's unbiased std).</summary>
-    public int Samples { get; init; } = 5;
+    /// <summary>Default <see cref="Samples"/>.</summary>
+    public const int DefaultSamples = 5;
+
+    /// <summary><c>n_mcd_steps</c>: number of noisy (dropout) forward passes (default <see cref="DefaultSamples"/>, at least 1; one gives NaN, as torch's unbiased std).</summary>
+    public int Samples { get; init; } = DefaultSamples;
 
     /// <summary><c>logprob</c>: use log-probabilities.</summary>
     public bool LogProb { get; init; }
@@ -246,7 +171,7 @@ public sealed record McDropoutProbabilityAverage : StepFunction
         get
         {
             var args = new Dictionary<string, object?>();
-            if (Samples != 5)
+            if (Samples != DefaultSamples)
             {
                 args["n_mcd_steps"] = Samples;
             }
@@ -349,14 +274,23 @@ public sealed record KlDivergence : ContrastiveStepFunction
     /// <inheritdoc />
     public override string Id => "kl_divergence";
 
+    /// <summary>Default <see cref="TopK"/> (no filter).</summary>
+    public const int DefaultTopK = 0;
+
+    /// <summary>Default <see cref="TopP"/> (no filter).</summary>
+    public const double DefaultTopP = 1.0;
+
+    /// <summary>Default <see cref="MinTokensToKeep"/>.</summary>
+    public const int DefaultMinTokensToKeep = 1;
+
     /// <summary><c>top_k</c>: keep only the k most likely tokens (0: no filter).</summary>
-    public int TopK { get; init; }
+    public int TopK { get; init; } = DefaultTopK;
 
     /// <summary><c>top_p</c>: keep only the nucleus of this cumulative probability (1: no filter).</summary>
-    public double TopP { get; init; } = 1.0;
+    public double TopP { get; init; } = DefaultTopP;
 
     /// <summary><c>min_tokens_to_keep</c>: tokens kept at least by top-p filtering.</summary>
-    public int MinTokensToKeep { get; init; } = 1;
+    public int MinTokensToKeep { get; init; } = DefaultMinTokensToKeep;
 
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, object?> Arguments
@@ -364,17 +298,17 @@ public sealed record KlDivergence : ContrastiveStepFunction
         get
         {
             var args = new Dictionary<string, object?>();
-            if (TopK != 0)
+            if (TopK != DefaultTopK)
             {
                 args["top_k"] = TopK;
             }
 
-            if (TopP != 1.0)
+            if (TopP != DefaultTopP)
             {
                 args["top_p"] = TopP;
             }
 
-            if (MinTokensToKeep != 1)
+            if (MinTokensToKeep != DefaultMinTokensToKeep)
             {
                 args["min_tokens_to_keep"] = MinTokensToKeep;
             }

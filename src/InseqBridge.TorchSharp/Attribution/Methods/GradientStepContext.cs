@@ -41,6 +41,9 @@ internal sealed class GradientStepContext
     /// <summary>True when the target prefix is attributed on an encoder-decoder.</summary>
     public required bool AttributeTarget { get; init; }
 
+    /// <summary>Cancels long computations (integrated gradients' chunks).</summary>
+    public CancellationToken Cancellation { get; init; }
+
     /// <summary>Scaled embeddings of the baseline ids of input <paramref name="i"/>.</summary>
     public Tensor BaselineEmbeddings(int i) =>
         EncoderSide[i] ? Model.EmbedEncoderTokens(BaselineIds[i]) : Model.EmbedDecoderTokens(BaselineIds[i]);
