@@ -4,8 +4,8 @@ using System.Text.Json.Nodes;
 using InseqBridge.Tokenizers;
 using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Attribution;
 
 namespace InseqBridge.Cli;
 

@@ -1,6 +1,6 @@
 using InseqBridge.Tokenizers;
 using InseqBridge.Tokenizers.Chat;
-using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.Native.Checkpoints;
 
 namespace InseqBridge.Cli;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.RegularExpressions;
 using InseqBridge.Cli.Commands;
-using InseqBridge.TorchSharp;
+using InseqBridge.Native;
 
 namespace InseqBridge.Cli;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using InseqBridge.Tokenizers;
-using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.Native.Checkpoints;
 
 namespace InseqBridge.Cli;
 

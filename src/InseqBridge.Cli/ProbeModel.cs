@@ -1,7 +1,7 @@
 using InseqBridge.Errors;
 using InseqBridge.Tokenizers;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 
 namespace InseqBridge.Cli;
 

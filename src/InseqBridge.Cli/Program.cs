@@ -9,7 +9,7 @@ public static class Program
         // Before anything can load libtorch: OpenMP reads its wait policy from the C environment when it loads.
         try
         {
-            InseqBridge.TorchSharp.NativeRuntime.ConfigureEnvironment();
+            InseqBridge.Native.NativeRuntime.ConfigureEnvironment();
         }
         catch (InseqBridge.Errors.InseqBridgeException e)
         {

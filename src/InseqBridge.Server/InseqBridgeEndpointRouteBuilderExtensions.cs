@@ -12,7 +12,7 @@ using InseqBridge.Data;
 using InseqBridge.Errors;
 using InseqBridge.Serialization;
 using InseqBridge.Tokenizers;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 using InseqBridge.Visualization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

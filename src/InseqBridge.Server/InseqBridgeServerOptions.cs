@@ -25,7 +25,7 @@ public sealed class InseqBridgeServerOptions
 
     /// <summary>
     /// Loads a configured model (arguments: NAME and folder). Default: the native backend,
-    /// <see cref="global::InseqBridge.TorchSharp.Attribution.NativeAttributionModel.Load"/>, recording the folder as
+    /// <see cref="InseqBridge.Native.Attribution.NativeAttributionModel.Load"/>, recording the folder as
     /// given as <c>model_name</c> (so results equal those of <c>inseq-bridge attribute --model DIR</c>).
     /// </summary>
     public Func<string, string, IAttributionModel>? ModelLoader { get; set; }

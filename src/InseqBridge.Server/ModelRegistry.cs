@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using InseqBridge.Attribution;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using InseqBridge.Attribution;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 
 namespace InseqBridge.Server;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace InseqBridge.TorchSharp;
+namespace InseqBridge.Native;
 
 /// <summary>
 /// The number of CPUs this process may use on Linux: the CPUs of its affinity mask (<c>sched_getaffinity</c>,

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace InseqBridge.TorchSharp;
+namespace InseqBridge.Native;
 
 /// <summary>
 /// Tuning of the C allocator libtorch's CPU tensors come from. With glibc's defaults, tensors above its

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using InseqBridge.Errors;
 using TorchSharp;
 
-namespace InseqBridge.TorchSharp;
+namespace InseqBridge.Native;
 
 /// <summary>
 /// How the native backend's CPU threads behave (see <see cref="NativeRuntime"/>). Every property left null takes

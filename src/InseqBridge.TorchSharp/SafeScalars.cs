@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp;
+namespace InseqBridge.Native;
 
 /// <summary>
 /// Tensor arithmetic with numbers that never leaves a TorchSharp <see cref="Scalar"/> to the finalizer. TorchSharp hands

@@ -1,8 +1,8 @@
 using InseqBridge.Data;
 using InseqBridge.Serialization;
-using InseqBridge.TorchSharp.Tests.Attribution;
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native.Tests.Attribution;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
 
 namespace InseqBridge.Cli.Tests;
 

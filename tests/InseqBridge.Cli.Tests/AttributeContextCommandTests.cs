@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
 using InseqBridge.Attribution.Context;
 using InseqBridge.Serialization;
-using InseqBridge.TorchSharp.Tests.Attribution;
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native.Tests.Attribution;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
 
 namespace InseqBridge.Cli.Tests;
 

@@ -3,9 +3,9 @@ using InseqBridge.Cli.Commands;
 using InseqBridge.Data;
 using InseqBridge.Datasets;
 using InseqBridge.Serialization;
-using InseqBridge.TorchSharp.Tests.Demo;
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native.Tests.Demo;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
 
 namespace InseqBridge.Cli.Tests;
 

@@ -3,8 +3,8 @@ using System.Text.Json.Nodes;
 using InseqBridge.Aggregation;
 using InseqBridge.Data;
 using InseqBridge.Serialization;
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
 
 namespace InseqBridge.Cli.Tests;
 

@@ -1,9 +1,9 @@
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json.Nodes;
-using InseqBridge.TorchSharp.Tests.Demo;
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native.Tests.Demo;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
 
 namespace InseqBridge.Cli.Tests;
 

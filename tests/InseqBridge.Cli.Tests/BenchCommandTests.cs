@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
 
 namespace InseqBridge.Cli.Tests;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using InseqBridge.Cli;
-using InseqBridge.TorchSharp.Tests.Demo;
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native.Tests.Demo;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
 
 namespace InseqBridge.Cli.Tests;
 

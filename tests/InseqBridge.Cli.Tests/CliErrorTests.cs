@@ -1,5 +1,5 @@
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
 namespace InseqBridge.Cli.Tests;
 
 /// <summary>Errors are one or two <c>error:</c> lines on stderr with exit code 1 (2 for usage), never a stack trace.</summary>

@@ -6,11 +6,11 @@ using InseqBridge.Aggregation;
 using InseqBridge.Data;
 using InseqBridge.Datasets;
 using InseqBridge.Serialization;
-using InseqBridge.TorchSharp.Tests.Demo;
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
-using InseqBridge.TorchSharp.Tests.Attribution;
-using InseqBridge.TorchSharp.Tests.Datasets;
+using InseqBridge.Native.Tests.Demo;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
+using InseqBridge.Native.Tests.Attribution;
+using InseqBridge.Native.Tests.Datasets;
 
 namespace InseqBridge.Cli.Tests;
 
@@ -347,7 +347,7 @@ public sealed class ClusterDatasetTests : IClassFixture<ClusterDatasetTests.Unsh
 internal static class BatchedAttributionEquality
 {
     public static void AssertClose(FeatureAttributionOutput expected, FeatureAttributionOutput actual, string what) =>
-        InseqBridge.TorchSharp.Tests.Datasets.BatchedAttributionTests.AssertSame(expected, actual, what);
+        InseqBridge.Native.Tests.Datasets.BatchedAttributionTests.AssertSame(expected, actual, what);
 }
 
 /// <summary>A fact skipped, with the reason, unless Slurm (slurmctld, slurmd, sbatch) and munge are installed and the

@@ -1,5 +1,5 @@
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
 namespace InseqBridge.Cli.Tests;
 
 /// <summary>Options with a fixed set of values (parsed into the API's enums): the values are listed in --help, the

@@ -1,5 +1,5 @@
 using InseqBridge.Attribution;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native.Tests;
 
 namespace InseqBridge.Cli.Tests;
 

@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Generation;
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Generation;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
 
 namespace InseqBridge.Cli.Tests;
 

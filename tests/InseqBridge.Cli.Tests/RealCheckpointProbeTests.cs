@@ -1,9 +1,9 @@
 using System.Text.Json;
-using InseqBridge.TorchSharp.Tests.Models;
+using InseqBridge.Native.Tests.Models;
 using TorchSharp;
 using static TorchSharp.torch;
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
 
 namespace InseqBridge.Cli.Tests;
 
@@ -27,7 +27,7 @@ public class RealCheckpointProbeTests
 
         CliResult result = CliRunner.Run([.. args]);
         Assert.True(result.ExitCode == 0, result.ToString());
-        var saved = InseqBridge.TorchSharp.Checkpoints.SafetensorsCheckpoint.LoadFile(save);
+        var saved = InseqBridge.Native.Checkpoints.SafetensorsCheckpoint.LoadFile(save);
         using var scope = torch.NewDisposeScope();
         Tensor logits = saved["logits"];
         Assert.Equal(reference.Logits.shape[0], logits.shape[0]);

@@ -2,11 +2,11 @@ using System.Text.Json.Nodes;
 using InseqBridge.Aggregation;
 using InseqBridge.Cli.Rendering;
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Tests.Demo;
+using InseqBridge.Native.Tests.Demo;
 using InseqBridge.Visualization;
 using Spectre.Console;
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Tests;
+using InseqBridge.Native;
+using InseqBridge.Native.Tests;
 
 namespace InseqBridge.Cli.Tests;
 

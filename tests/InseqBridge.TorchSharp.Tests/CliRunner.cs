@@ -1,6 +1,6 @@
 using InseqBridge.Cli;
 
-namespace InseqBridge.TorchSharp.Tests;
+namespace InseqBridge.Native.Tests;
 
 /// <summary>Runs <c>inseq-bridge</c> in-process with captured stdout and stderr.</summary>
 public static class CliRunner

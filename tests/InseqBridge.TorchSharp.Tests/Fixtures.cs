@@ -1,8 +1,8 @@
 using System.Text.Json;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 
-namespace InseqBridge.TorchSharp.Tests;
+namespace InseqBridge.Native.Tests;
 
 /// <summary>Locates the parity fixtures (tiny HF checkpoints and real Python outputs) and caches loaded models.</summary>
 public static class Fixtures

@@ -1,4 +1,4 @@
-namespace InseqBridge.TorchSharp.Tests;
+namespace InseqBridge.Native.Tests;
 
 /// <summary>
 /// Tests that force garbage collections (the bench resets its memory peak with GC.Collect and runs finalizers) or run

@@ -1,4 +1,4 @@
-namespace InseqBridge.TorchSharp.Tests;
+namespace InseqBridge.Native.Tests;
 
 /// <summary>A fresh folder under the system temp directory, deleted on dispose.</summary>
 public sealed class TemporaryFolder : IDisposable

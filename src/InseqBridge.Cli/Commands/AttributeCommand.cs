@@ -5,7 +5,7 @@ using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Python;
 using InseqBridge.Serialization;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 using InseqBridge.Visualization;
 
 namespace InseqBridge.Cli.Commands;

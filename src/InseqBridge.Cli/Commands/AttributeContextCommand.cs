@@ -7,7 +7,7 @@ using InseqBridge.Attribution.Context;
 using InseqBridge.Cli.Rendering;
 using InseqBridge.Serialization;
 using InseqBridge.Tokenizers;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 using InseqBridge.Visualization;
 using Spectre.Console;
 

@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using InseqBridge.Attribution;
 using InseqBridge.Cli.Datasets;
 using InseqBridge.Datasets;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 

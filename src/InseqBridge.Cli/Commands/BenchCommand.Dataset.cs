@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Datasets;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 using TorchSharp;
 
 namespace InseqBridge.Cli.Commands;

@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using InseqBridge.TorchSharp.Attribution;
-using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.Native.Attribution;
+using InseqBridge.Native.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -7,9 +7,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using InseqBridge.Attribution;
-using InseqBridge.TorchSharp;
-using InseqBridge.TorchSharp.Attribution;
-using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.Native;
+using InseqBridge.Native.Attribution;
+using InseqBridge.Native.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
 

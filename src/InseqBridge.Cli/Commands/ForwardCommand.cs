@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using InseqBridge.Tokenizers;
 using InseqBridge.Serialization;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using InseqBridge.Tokenizers;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Generation;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Generation;
+using InseqBridge.Native.Models;
 
 namespace InseqBridge.Cli.Commands;
 

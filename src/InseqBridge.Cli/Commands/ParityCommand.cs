@@ -7,7 +7,7 @@ using InseqBridge.Data;
 using InseqBridge.Parity;
 using InseqBridge.Python;
 using InseqBridge.Serialization;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 
 namespace InseqBridge.Cli.Commands;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using InseqBridge.TorchSharp;
+using InseqBridge.Native;
 
 namespace InseqBridge.Cli.Commands;
 

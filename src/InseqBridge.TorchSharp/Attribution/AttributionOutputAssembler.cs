@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// Turns the host-side step records of one batch into Inseq's outputs: per sequence, padding removed, steps stitched

@@ -2,11 +2,11 @@ using System.Text.Json.Nodes;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Attribution.Methods;
+using InseqBridge.Native.Attribution.Methods;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// Attributes one batch: checks the positions, aligns contrastive targets, runs the execution path of the method

@@ -1,6 +1,6 @@
 using InseqBridge.Attribution;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// The contrastive inputs of one attributed batch, tokenized as Inseq tokenizes targets and sources: per row the

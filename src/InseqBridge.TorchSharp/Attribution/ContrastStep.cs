@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>The contrastive inputs of one step: aligned contrast targets, and prefixes/sources where they differ.</summary>
 /// <param name="TargetIds">The aligned contrastive target of each row, [rows].</param>

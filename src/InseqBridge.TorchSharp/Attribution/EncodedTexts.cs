@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// A batch of tokenized texts padded to one width, as Inseq's <c>encode</c> returns it: ids, attention mask and

@@ -1,9 +1,9 @@
 using InseqBridge.Attribution;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// <see cref="ExecutionMode.Fast"/>: the steps of one batch computed together, with the results of Inseq's per-step

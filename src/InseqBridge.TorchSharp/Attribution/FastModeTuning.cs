@@ -1,4 +1,4 @@
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// Scheduling knobs of <see cref="InseqBridge.Attribution.ExecutionMode.Fast"/> (results do not depend on them beyond

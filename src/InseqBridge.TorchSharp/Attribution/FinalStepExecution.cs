@@ -1,9 +1,9 @@
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// Final-step methods (attention weights): one forward of the longest prefix, then each step takes its query row,

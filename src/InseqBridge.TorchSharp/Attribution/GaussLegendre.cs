@@ -1,6 +1,6 @@
 using InseqBridge.Attribution;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// Interpolation points (alphas in [0, 1]) and weights of integrated gradients, as Captum defines each rule.

@@ -2,7 +2,7 @@ using InseqBridge.Attribution;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// Captum's gradient methods over a forward function that maps attributed input tensors (each [batch, ...]) to one

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>Copies of tensors on the host, one flattened array per leading row, as <see cref="StepRecord"/> stores them.</summary>
 internal static class HostRows

@@ -1,4 +1,4 @@
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// One way of computing the steps of a batch (per-step, fast, final-step methods, value zeroing); every path

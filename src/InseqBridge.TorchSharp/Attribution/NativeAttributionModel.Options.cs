@@ -1,7 +1,7 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// The text-level attribute options: <see cref="AttributionRequest.SkipSpecialTokens"/>,

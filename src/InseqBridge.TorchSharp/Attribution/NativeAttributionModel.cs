@@ -3,12 +3,12 @@ using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Errors;
 using InseqBridge.Tokenizers;
-using InseqBridge.TorchSharp.Attribution.Methods;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Generation;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Attribution.Methods;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Generation;
+using InseqBridge.Native.Models;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// A Hugging Face checkpoint loaded by the native TorchSharp backend, attributing with Inseq's semantics.
@@ -201,10 +201,10 @@ public sealed partial class NativeAttributionModel : IAttributionModel
         }
 
         // Stochastic methods draw from one seeded stream across all batches, as Python's global generator after set_seed.
-        using global::TorchSharp.torch.Generator? random = method switch
+        using TorchSharp.torch.Generator? random = method switch
         {
-            Lime lime => new global::TorchSharp.torch.Generator((ulong)lime.Seed),
-            Reagent reagent => new global::TorchSharp.torch.Generator((ulong)reagent.Seed),
+            Lime lime => new TorchSharp.torch.Generator((ulong)lime.Seed),
+            Reagent reagent => new TorchSharp.torch.Generator((ulong)reagent.Seed),
             _ => null,
         };
         var outputs = new List<FeatureAttributionOutput>();
@@ -486,7 +486,7 @@ public sealed partial class NativeAttributionModel : IAttributionModel
 
     private (FeatureAttributionOutput Output, IReadOnlyList<IReadOnlyList<AlignmentPair>>? Pairs) AttributeBatch(
         AttributionMethod method, AttributionRequest request, List<int> indices, List<string> inputs, List<string> generated, AttributionCallState state,
-        global::TorchSharp.torch.Generator? random, CancellationToken cancellationToken)
+        TorchSharp.torch.Generator? random, CancellationToken cancellationToken)
     {
         bool special = !request.SkipSpecialTokens;
         var sourceIds = inputs.Select(t => EncodeChecked(t, addSpecialTokens: special)).ToList();

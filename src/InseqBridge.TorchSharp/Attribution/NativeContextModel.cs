@@ -2,13 +2,13 @@ using InseqBridge.Attribution;
 using InseqBridge.Attribution.Context;
 using InseqBridge.Data;
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Generation;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Generation;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
-using TextGenerator = InseqBridge.TorchSharp.Generation.Generator;
+using TextGenerator = InseqBridge.Native.Generation.Generator;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// A <see cref="NativeAttributionModel"/> seen as an <see cref="IContextAttributionModel"/> for context attribution

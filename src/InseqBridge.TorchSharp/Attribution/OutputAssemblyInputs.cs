@@ -1,7 +1,7 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// What <see cref="AttributionOutputAssembler"/> needs besides the step records: the batch's tokens (host arrays

@@ -1,11 +1,11 @@
 using InseqBridge.Attribution;
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Attribution.Methods;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Attribution.Methods;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// Inseq's per-step procedure (<see cref="ExecutionMode.Reference"/>): for each target position, the prefix before

@@ -1,6 +1,6 @@
 using InseqBridge.Data;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// Builds one sequence score of one batch row once its length is known.

@@ -1,4 +1,4 @@
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>What an execution path returns: the step records, the trailing attribution shape, and extra sequence scores.</summary>
 /// <param name="Records">One record per attributed step, in step order.</param>

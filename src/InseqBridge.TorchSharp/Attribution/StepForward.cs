@@ -1,10 +1,10 @@
 using InseqBridge.Attribution;
-using InseqBridge.TorchSharp.Attribution.Methods;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Attribution.Methods;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// The forward functions of one step of the per-step path: next-token logits of the (possibly replicated) inputs,

@@ -4,7 +4,7 @@ using InseqBridge.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>What a step function sees at one generation step.</summary>
 /// <param name="Logits">Next-token logits [batch, vocab] (the last position of the forward pass).</param>

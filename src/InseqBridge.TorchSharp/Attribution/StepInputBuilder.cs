@@ -1,10 +1,10 @@
 using InseqBridge.Attribution;
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// Builds the tensors of a step from the padded batch: the prefix and target of each active row, the sources, the

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>The model inputs of one step for its active rows.</summary>
 /// <param name="TargetIds">The token each row predicts at this step, [rows].</param>

@@ -1,4 +1,4 @@
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// The results of one target position, on the host: for each active batch row, its flattened attributions and

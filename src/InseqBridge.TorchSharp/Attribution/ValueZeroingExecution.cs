@@ -1,11 +1,11 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Attribution.Methods;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Attribution.Methods;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution;
+namespace InseqBridge.Native.Attribution;
 
 /// <summary>
 /// Value zeroing as a final-step method: one clean forward of the longest prefix with hidden states, the scores of

@@ -1,6 +1,6 @@
 using InseqBridge.Errors;
 
-namespace InseqBridge.TorchSharp.Checkpoints;
+namespace InseqBridge.Native.Checkpoints;
 
 /// <summary>GPT-NeoX / Pythia (<c>GPTNeoXForCausalLM</c>): partial rotary embeddings, optional parallel residual.</summary>
 public sealed record GptNeoXConfig : ModelConfig

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using InseqBridge.Errors;
 
-namespace InseqBridge.TorchSharp.Checkpoints;
+namespace InseqBridge.Native.Checkpoints;
 
 /// <summary>
 /// The decoding settings of <c>generation_config.json</c>, falling back to <c>config.json</c> for the token ids

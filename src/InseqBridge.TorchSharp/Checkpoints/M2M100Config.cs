@@ -1,4 +1,4 @@
-namespace InseqBridge.TorchSharp.Checkpoints;
+namespace InseqBridge.Native.Checkpoints;
 
 /// <summary>
 /// M2M100 and the dense NLLB checkpoints (<c>model_type</c> <c>m2m_100</c>): pre-LayerNorm encoder-decoders with

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using InseqBridge.Errors;
 
-namespace InseqBridge.TorchSharp.Checkpoints;
+namespace InseqBridge.Native.Checkpoints;
 
 /// <summary>
 /// The parts of a Hugging Face <c>config.json</c> every architecture shares. Read with

@@ -1,6 +1,6 @@
 using InseqBridge.Errors;
 
-namespace InseqBridge.TorchSharp.Checkpoints;
+namespace InseqBridge.Native.Checkpoints;
 
 /// <summary>
 /// Sanity checks of a config.json's numbers, run when it is loaded, so that a hand-edited or corrupt config fails

@@ -1,7 +1,7 @@
 using InseqBridge.Errors;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Checkpoints;
+namespace InseqBridge.Native.Checkpoints;
 
 /// <summary>
 /// The precision the native backend keeps the weights in and computes with. Floating-point weights are converted

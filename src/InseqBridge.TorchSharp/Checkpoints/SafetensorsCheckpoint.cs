@@ -5,7 +5,7 @@ using Microsoft.Win32.SafeHandles;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Checkpoints;
+namespace InseqBridge.Native.Checkpoints;
 
 /// <summary>
 /// Reads the weights of a Hugging Face checkpoint folder: <c>model.safetensors</c> or the shards listed by

@@ -1,6 +1,6 @@
 using InseqBridge.Errors;
 
-namespace InseqBridge.TorchSharp.Checkpoints;
+namespace InseqBridge.Native.Checkpoints;
 
 /// <summary>
 /// One weight an architecture reads: its checkpoint key and shape. Each architecture declares the list for a

@@ -1,9 +1,9 @@
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Generation;
+namespace InseqBridge.Native.Generation;
 
 /// <summary>
 /// Beam search as transformers runs it (<c>num_beams</c> &gt; 1, no sampling): every beam's log-softmax scores go

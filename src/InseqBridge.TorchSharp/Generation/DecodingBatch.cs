@@ -1,10 +1,10 @@
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Generation;
+namespace InseqBridge.Native.Generation;
 
 /// <summary>
 /// The rows being decoded, with their key/value cache: prompts padded as the tokenizers pad them for Inseq (left for

@@ -1,4 +1,4 @@
-namespace InseqBridge.TorchSharp.Generation;
+namespace InseqBridge.Native.Generation;
 
 /// <summary>Per-call decoding options; null fields fall back to the checkpoint's generation_config.</summary>
 public sealed record GenerationOptions

@@ -1,10 +1,10 @@
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Generation;
+namespace InseqBridge.Native.Generation;
 
 /// <summary>
 /// Greedy (or seeded sampling) decoding with a key/value cache, honouring generation_config like transformers'

@@ -1,6 +1,6 @@
-using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.Native.Checkpoints;
 
-namespace InseqBridge.TorchSharp.Generation;
+namespace InseqBridge.Native.Generation;
 
 /// <summary>
 /// transformers' logits processors for the settings generation_config carries, applied in the same order:

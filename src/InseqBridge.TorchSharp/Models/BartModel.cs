@@ -1,9 +1,9 @@
-using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.Native.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
-using static InseqBridge.TorchSharp.Models.TransformerOps;
+using static InseqBridge.Native.Models.TransformerOps;
 
-namespace InseqBridge.TorchSharp.Models;
+namespace InseqBridge.Native.Models;
 
 /// <summary>
 /// BART (<c>BartForConditionalGeneration</c>) and Marian (<c>MarianMTModel</c>): post-LayerNorm encoder-decoders

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Models;
+namespace InseqBridge.Native.Models;
 
 /// <summary>Where an attention block sits in a model.</summary>
 public enum AttentionSite

@@ -1,9 +1,9 @@
-using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.Native.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
-using static InseqBridge.TorchSharp.Models.TransformerOps;
+using static InseqBridge.Native.Models.TransformerOps;
 
-namespace InseqBridge.TorchSharp.Models;
+namespace InseqBridge.Native.Models;
 
 /// <summary>
 /// GPT-NeoX / Pythia (<c>GPTNeoXForCausalLM</c>): pre-LayerNorm blocks whose fused <c>query_key_value</c> projection

@@ -1,9 +1,9 @@
-using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.Native.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
-using static InseqBridge.TorchSharp.Models.TransformerOps;
+using static InseqBridge.Native.Models.TransformerOps;
 
-namespace InseqBridge.TorchSharp.Models;
+namespace InseqBridge.Native.Models;
 
 /// <summary>
 /// M2M100 and dense NLLB (<c>M2M100ForConditionalGeneration</c>): pre-LayerNorm encoder and decoder layers, a final

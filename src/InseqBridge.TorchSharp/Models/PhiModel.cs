@@ -1,9 +1,9 @@
-using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.Native.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
-using static InseqBridge.TorchSharp.Models.TransformerOps;
+using static InseqBridge.Native.Models.TransformerOps;
 
-namespace InseqBridge.TorchSharp.Models;
+namespace InseqBridge.Native.Models;
 
 /// <summary>
 /// Phi-1 / Phi-1.5 / Phi-2 (<c>PhiForCausalLM</c>): one LayerNorm per block feeds both the attention and the MLP,

@@ -1,8 +1,8 @@
-using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.Native.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Models;
+namespace InseqBridge.Native.Models;
 
 /// <summary>
 /// Rotary inverse frequencies [dim / 2] as transformers' <c>modeling_rope_utils</c> computes them (float32, the

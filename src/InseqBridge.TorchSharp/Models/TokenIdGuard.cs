@@ -1,6 +1,6 @@
 using InseqBridge.Errors;
 
-namespace InseqBridge.TorchSharp.Models;
+namespace InseqBridge.Native.Models;
 
 /// <summary>Checks token ids against the model's embedding matrix before they reach libtorch, whose own error
 /// ("index out of range in self") names neither the id nor the fix.</summary>

@@ -1,10 +1,10 @@
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Checkpoints;
+using InseqBridge.Native.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
-using static InseqBridge.TorchSharp.Models.TransformerOps;
+using static InseqBridge.Native.Models.TransformerOps;
 
-namespace InseqBridge.TorchSharp.Models;
+namespace InseqBridge.Native.Models;
 
 /// <summary>
 /// A language model implemented natively: weights are looked up by their checkpoint keys, forwards are plain

@@ -2,7 +2,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace InseqBridge.TorchSharp.Models;
+namespace InseqBridge.Native.Models;
 
 /// <summary>Building blocks shared by the architectures, written to follow transformers' arithmetic order.</summary>
 internal static class TransformerOps
@@ -76,7 +76,7 @@ internal static class TransformerOps
                 return F.gelu(x);
             case "gelu_pytorch_tanh":
                 // transformers' PytorchGELUTanh: torch's own tanh approximation (Gemma's default).
-                return x.gelu(global::TorchSharp.Modules.GELU.Approximate.tanh);
+                return x.gelu(TorchSharp.Modules.GELU.Approximate.tanh);
             case "gelu_new":
             case "gelu_fast":
                 {

@@ -1,11 +1,11 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>
 /// Encoder-decoders whose encoder and decoder differ in depth and head count (as distilled BART / Marian / NLLB

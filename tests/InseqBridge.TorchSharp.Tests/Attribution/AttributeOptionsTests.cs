@@ -3,7 +3,7 @@ using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Serialization;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>
 /// generate_from_target_prefix, clean_special_chars and skip_special_tokens on the native backend, against

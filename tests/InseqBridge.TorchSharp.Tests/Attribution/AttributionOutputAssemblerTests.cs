@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>
 /// The output assembler on hand-built step records: shapes, token lists, the placement of attributions and step

@@ -2,10 +2,10 @@ using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Serialization;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 using Xunit.Abstractions;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>
 /// Every reference case the native engine covers, against the JSON real Python Inseq 0.6 saved: same tokens and

@@ -3,9 +3,9 @@ using InseqBridge.Attribution;
 using InseqBridge.Attribution.Context;
 using InseqBridge.Serialization;
 using InseqBridge.Tokenizers;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>
 /// Context attribution (PECoRe) against Inseq 0.6.0's own <c>attribute_context</c> on the tiny parity models

@@ -2,7 +2,7 @@ using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Errors;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>Contrastive attribution: properties that follow from the definitions, and the typed errors.</summary>
 public class ContrastiveTests

@@ -1,9 +1,9 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 using Xunit.Abstractions;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>
 /// Fast mode (the default) against reference mode (Inseq's per-step procedure) on every supported reference case:

@@ -1,9 +1,9 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 using TorchSharp;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>
 /// Resources of the default (fast) mode: repeated calls leave no tensor behind, and concurrent calls on one loaded

@@ -1,8 +1,8 @@
 using InseqBridge.Attribution;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 using TorchSharp;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 public class GradientAttributorTests
 {

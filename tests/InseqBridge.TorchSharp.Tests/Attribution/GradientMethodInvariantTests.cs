@@ -2,14 +2,14 @@ using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Errors;
 using InseqBridge.Serialization;
-using InseqBridge.TorchSharp.Attribution;
-using InseqBridge.TorchSharp.Attribution.Methods;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Attribution;
+using InseqBridge.Native.Attribution.Methods;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>Properties of deeplift, gradient_shap, the layer methods, sequential and discretized IG that hold
 /// whatever the reference says, and checks of behaviours the reference cannot show (BART layer methods).</summary>

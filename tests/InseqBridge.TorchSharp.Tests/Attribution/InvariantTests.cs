@@ -2,7 +2,7 @@ using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Serialization;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>Properties that hold whatever the reference says.</summary>
 public class InvariantTests

@@ -2,13 +2,13 @@ using System.Text.Json.Nodes;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Attribution;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Attribution;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>
 /// Training-mode dropout in the native models and the <c>mc_dropout_prob_avg</c> step function. Python parity is

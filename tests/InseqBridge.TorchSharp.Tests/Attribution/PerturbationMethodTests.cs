@@ -2,10 +2,10 @@ using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Attribution.Methods;
+using InseqBridge.Native.Attribution.Methods;
 using TorchSharp;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>Occlusion, LIME, value zeroing and ReAGent: building blocks checked against PyTorch / scikit-learn
 /// numbers, and properties that hold whatever the reference says.</summary>

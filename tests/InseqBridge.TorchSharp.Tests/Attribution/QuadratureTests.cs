@@ -1,7 +1,7 @@
 using InseqBridge.Attribution;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 public class QuadratureTests
 {

@@ -2,11 +2,11 @@ using System.Globalization;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Tokenizers;
-using InseqBridge.TorchSharp.Attribution;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Attribution;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>
 /// Attribution methods run on the real-checkpoint fixtures (bf16 sharded Mistral with a sliding window), driven by

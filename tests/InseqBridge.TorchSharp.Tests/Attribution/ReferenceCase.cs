@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>One case of the parity manifest: the exact Python Inseq call and its saved outputs.</summary>
 /// <remarks>

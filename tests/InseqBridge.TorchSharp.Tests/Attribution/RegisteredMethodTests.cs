@@ -1,12 +1,12 @@
 using System.Globalization;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Attribution;
-using InseqBridge.TorchSharp.Attribution.Methods;
+using InseqBridge.Native.Attribution;
+using InseqBridge.Native.Attribution.Methods;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Tests.Attribution;
+namespace InseqBridge.Native.Tests.Attribution;
 
 /// <summary>
 /// A method and a step function added from C# through the registries alone (a descriptor plus native code) are listed

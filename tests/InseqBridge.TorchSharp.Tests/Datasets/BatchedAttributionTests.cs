@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 
-namespace InseqBridge.TorchSharp.Tests.Datasets;
+namespace InseqBridge.Native.Tests.Datasets;
 
 /// <summary>
 /// <see cref="NativeAttributionModel.AttributeEach"/>: several inputs per call (equal lengths share passes) give the

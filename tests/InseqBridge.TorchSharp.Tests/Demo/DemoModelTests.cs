@@ -1,10 +1,10 @@
 using InseqBridge.Aggregation;
 using InseqBridge.Attribution;
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 using Xunit.Abstractions;
 
-namespace InseqBridge.TorchSharp.Tests.Demo;
+namespace InseqBridge.Native.Tests.Demo;
 
 /// <summary>
 /// examples/models/words2digits turns number words into digits ("seven two" -> "72"): the k-th digit depends on the

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Generation;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Generation;
 
-namespace InseqBridge.TorchSharp.Tests.Generation;
+namespace InseqBridge.Native.Tests.Generation;
 
 /// <summary>
 /// Beam search (num_beams 2-4, length_penalty 0.5/1/2, early_stopping False/True/"never", with no-repeat n-grams and

@@ -1,8 +1,8 @@
 using System.Text.Json;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Generation;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Generation;
 
-namespace InseqBridge.TorchSharp.Tests.Generation;
+namespace InseqBridge.Native.Tests.Generation;
 
 /// <summary>Greedy generation equals transformers' generate (reference: generation.json, max_new_tokens=8).</summary>
 public class GenerationParityTests

@@ -1,15 +1,15 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Attribution;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
-using InseqBridge.TorchSharp.Tests.Attribution;
+using InseqBridge.Native.Attribution;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
+using InseqBridge.Native.Tests.Attribution;
 using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Tests.Models;
+namespace InseqBridge.Native.Tests.Models;
 
 /// <summary>
 /// GPT-NeoX, OPT, Gemma and Phi beyond the reference cases: every attribution method runs on each (and fast mode
@@ -122,7 +122,7 @@ public class DecoderArchitectureTests(ITestOutputHelper output)
         {
             int[] input = entry.GetProperty("input_ids").EnumerateArray().Select(x => x.GetInt32()).ToArray();
             int[] expected = entry.GetProperty("new_token_ids").EnumerateArray().Select(x => x.GetInt32()).ToArray();
-            int[] actual = global::InseqBridge.TorchSharp.Generation.Generator.Generate(model, generation, [input], new global::InseqBridge.TorchSharp.Generation.GenerationOptions { MaxNewTokens = expected.Length })[0];
+            int[] actual = InseqBridge.Native.Generation.Generator.Generate(model, generation, [input], new InseqBridge.Native.Generation.GenerationOptions { MaxNewTokens = expected.Length })[0];
             Assert.Equal(expected, actual);
         }
     }

@@ -1,10 +1,10 @@
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Tests.Models;
+namespace InseqBridge.Native.Tests.Models;
 
 /// <summary>Forward passes match transformers' logits (reference: logits.safetensors, made by transformers 4.39).</summary>
 public class LogitsParityTests(ITestOutputHelper output)

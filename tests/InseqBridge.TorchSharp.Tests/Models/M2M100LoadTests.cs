@@ -1,10 +1,10 @@
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Tests.Models;
+namespace InseqBridge.Native.Tests.Models;
 
 /// <summary>Loading M2M100 checkpoints: missing weights are named at load time, and the embedding may be stored under
 /// any of its tied names.</summary>

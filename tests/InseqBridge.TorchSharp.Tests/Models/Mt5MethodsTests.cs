@@ -1,11 +1,11 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Models;
-using InseqBridge.TorchSharp.Tests.Attribution;
+using InseqBridge.Native.Models;
+using InseqBridge.Native.Tests.Attribution;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Tests.Models;
+namespace InseqBridge.Native.Tests.Models;
 
 /// <summary>
 /// MT5 with the gradient and perturbation methods, which the reference stack cannot run (transformers 4.39's

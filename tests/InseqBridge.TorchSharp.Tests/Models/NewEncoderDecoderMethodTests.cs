@@ -1,8 +1,8 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Tests.Attribution;
+using InseqBridge.Native.Tests.Attribution;
 
-namespace InseqBridge.TorchSharp.Tests.Models;
+namespace InseqBridge.Native.Tests.Models;
 
 /// <summary>
 /// Every attribution method the engine knows runs on the M2M100 and MT5 fixtures (one short forced pair, with a

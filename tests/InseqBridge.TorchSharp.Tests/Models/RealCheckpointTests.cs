@@ -1,11 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Tests.Models;
+namespace InseqBridge.Native.Tests.Models;
 
 /// <summary>
 /// Checkpoints as they are published: bf16 + llama3 rope scaling + tied head (llama3_tied_rope), bf16 sharded + sliding
@@ -59,7 +59,7 @@ public class RealCheckpointTests(Xunit.Abstractions.ITestOutputHelper output)
         using JsonDocument doc = Fixtures.Json(Path.Combine(dir, "generation.json"));
         JsonElement entry = doc.RootElement.GetProperty("inputs")[input];
         int[] prompt = Ints(entry.GetProperty("input_ids"));
-        int[] generated = InseqBridge.TorchSharp.Generation.Generator.Generate(model, GenerationConfig.Load(dir, model.Config), [prompt], new InseqBridge.TorchSharp.Generation.GenerationOptions { MaxNewTokens = 8 })[0];
+        int[] generated = InseqBridge.Native.Generation.Generator.Generate(model, GenerationConfig.Load(dir, model.Config), [prompt], new InseqBridge.Native.Generation.GenerationOptions { MaxNewTokens = 8 })[0];
         Assert.Equal(Ints(entry.GetProperty("new_token_ids")), generated);
     }
 
@@ -94,8 +94,8 @@ public class RealCheckpointTests(Xunit.Abstractions.ITestOutputHelper output)
         using var folder = CopyOf("mistral_swa_sharded");
         File.WriteAllText(Path.Combine(folder.Path, "generation_config.json"), $$"""{"bos_token_id": 1, "eos_token_id": [31999, {{stop}}]}""");
         using TransformerLanguageModel model = TransformerLanguageModel.Load(folder.Path, ModelConfig.Load(folder.Path));
-        int[] generated = InseqBridge.TorchSharp.Generation.Generator.Generate(
-            model, GenerationConfig.Load(folder.Path, model.Config), [Ints(entry.GetProperty("input_ids"))], new InseqBridge.TorchSharp.Generation.GenerationOptions { MaxNewTokens = 8 })[0];
+        int[] generated = InseqBridge.Native.Generation.Generator.Generate(
+            model, GenerationConfig.Load(folder.Path, model.Config), [Ints(entry.GetProperty("input_ids"))], new InseqBridge.Native.Generation.GenerationOptions { MaxNewTokens = 8 })[0];
         Assert.Equal(expectedFull.Take(stopIndex + 1), generated);
     }
 

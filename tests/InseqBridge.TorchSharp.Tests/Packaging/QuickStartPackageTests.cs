@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 
-namespace InseqBridge.TorchSharp.Tests.Packaging;
+namespace InseqBridge.Native.Tests.Packaging;
 
 /// <summary>
-/// The library as users consume it: packs InseqBridge, InseqBridge.Tokenizers and InseqBridge.TorchSharp into a
-/// local feed, creates a fresh console app that references InseqBridge.TorchSharp from it (nothing else: no libtorch
+/// The library as users consume it: packs InseqBridge, InseqBridge.Tokenizers and InseqBridge.Native into a
+/// local feed, creates a fresh console app that references InseqBridge.Native from it (nothing else: no libtorch
 /// package, no targets import), pastes the README's C# quick start as its Program.cs and runs it. Slow (a pack, a
 /// restore and a build); skipped with the reason when the dotnet CLI or a package cannot be had.
 /// </summary>

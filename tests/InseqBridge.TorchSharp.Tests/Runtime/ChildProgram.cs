@@ -1,6 +1,6 @@
-using InseqBridge.TorchSharp.Attribution;
+using InseqBridge.Native.Attribution;
 
-namespace InseqBridge.TorchSharp.Tests.Runtime;
+namespace InseqBridge.Native.Tests.Runtime;
 
 /// <summary>
 /// The test assembly's entry point (the test SDK's generated empty one is turned off in the project file), so tests

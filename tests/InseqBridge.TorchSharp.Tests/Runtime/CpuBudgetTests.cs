@@ -1,5 +1,5 @@
 
-namespace InseqBridge.TorchSharp.Tests.Runtime;
+namespace InseqBridge.Native.Tests.Runtime;
 
 /// <summary>
 /// The CPU count the native backend sizes libtorch's thread pool by: affinity mask capped by the cgroup CPU quota of

@@ -1,10 +1,10 @@
 using InseqBridge.Attribution;
 using InseqBridge.Data;
-using InseqBridge.TorchSharp.Attribution;
-using InseqBridge.TorchSharp.Tests.Attribution;
+using InseqBridge.Native.Attribution;
+using InseqBridge.Native.Tests.Attribution;
 using TorchSharp;
 
-namespace InseqBridge.TorchSharp.Tests.Runtime;
+namespace InseqBridge.Native.Tests.Runtime;
 
 /// <summary>
 /// Garbage collections forced while eight threads attribute: a TorchSharp scalar left to the finalizer during the

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
 
-namespace InseqBridge.TorchSharp.Tests.Runtime;
+namespace InseqBridge.Native.Tests.Runtime;
 
 /// <summary>
 /// The OpenMP wait policy reaches libgomp, which reads it once when libtorch loads it. The observable is libgomp's
@@ -117,7 +117,7 @@ public class NativeRuntimeTests
     [LinuxFact]
     public void A_serial_scope_runs_the_calling_thread_alone_and_restores_its_count()
     {
-        int mainThread = global::TorchSharp.torch.get_num_threads();
+        int mainThread = TorchSharp.torch.get_num_threads();
         int before = 0, inside = 0, afterwards = 0, elsewhere = 0;
         bool scoped = false;
         Exception? failure = null;
@@ -125,15 +125,15 @@ public class NativeRuntimeTests
         {
             try
             {
-                before = global::TorchSharp.torch.get_num_threads();
+                before = TorchSharp.torch.get_num_threads();
                 using (IDisposable? scope = NativeRuntime.SerialScope())
                 {
                     scoped = scope is not null;
-                    inside = global::TorchSharp.torch.get_num_threads();
-                    elsewhere = RunOnAnotherThread(global::TorchSharp.torch.get_num_threads);
+                    inside = TorchSharp.torch.get_num_threads();
+                    elsewhere = RunOnAnotherThread(TorchSharp.torch.get_num_threads);
                 }
 
-                afterwards = global::TorchSharp.torch.get_num_threads();
+                afterwards = TorchSharp.torch.get_num_threads();
             }
             catch (Exception e)
             {
@@ -153,7 +153,7 @@ public class NativeRuntimeTests
         Assert.Equal(1, inside);
         Assert.Equal(before, afterwards);
         Assert.Equal(before, elsewhere); // a concurrent thread keeps its own count
-        Assert.Equal(mainThread, global::TorchSharp.torch.get_num_threads());
+        Assert.Equal(mainThread, TorchSharp.torch.get_num_threads());
     }
 
     private static int RunOnAnotherThread(Func<int> work)

@@ -1,8 +1,8 @@
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>
 /// DeepLIFT (rescale rule) as Captum computes it: inputs and baselines run as one batch [inputs; baselines] with

@@ -2,7 +2,7 @@ using InseqBridge.Attribution;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>
 /// Discretized integrated gradients (Sanyal and Ren 2021): every token of every attributed input follows its

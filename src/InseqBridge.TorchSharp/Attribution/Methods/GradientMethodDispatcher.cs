@@ -2,7 +2,7 @@ using InseqBridge.Attribution;
 using InseqBridge.Errors;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>Runs one attribution step of the methods whose native code is in <see cref="NativeAttributionMethods"/>.</summary>
 internal static class GradientMethodDispatcher

@@ -2,7 +2,7 @@ using InseqBridge.Attribution;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>
 /// GradientSHAP as Captum's NoiseTunnel(InputBaselineXGradient) computes it, with the same random draws in the same

@@ -1,10 +1,10 @@
 using InseqBridge.Attribution;
 using InseqBridge.Errors;
-using InseqBridge.TorchSharp.Checkpoints;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Checkpoints;
+using InseqBridge.Native.Models;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>
 /// Captum's layer methods on the input embedding layer, where Inseq puts them (<c>model.get_input_embeddings()</c>):

@@ -3,7 +3,7 @@ using InseqBridge.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>
 /// Inseq 0.6's LIME (see <see cref="Lime"/>). The random draws follow Python Inseq call for call: one

@@ -1,6 +1,6 @@
 using InseqBridge.Attribution;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>
 /// Monotonic paths of discretized integrated gradients (Sanyal and Ren 2021) through a vocabulary's embeddings.

@@ -3,7 +3,7 @@ using InseqBridge.Attribution;
 using InseqBridge.Errors;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>A user method's native code: attributions for each of <see cref="NativeMethodContext.Inputs"/>, shaped like it.</summary>
 /// <param name="method">The method record (built by its descriptor's <c>Create</c>).</param>

@@ -1,7 +1,7 @@
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Models;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>
 /// What one attribution step offers a user method registered with <see cref="NativeAttributionMethods.Register"/>:

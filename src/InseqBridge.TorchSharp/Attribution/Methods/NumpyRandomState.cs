@@ -1,4 +1,4 @@
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>
 /// The stream of NumPy's legacy global generator (<c>np.random.seed(n)</c>, a 32-bit Mersenne Twister MT19937) for

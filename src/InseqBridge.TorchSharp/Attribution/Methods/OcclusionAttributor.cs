@@ -3,7 +3,7 @@ using InseqBridge.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>
 /// Captum's occlusion with Inseq's setup: windows of <see cref="Occlusion.WindowTokens"/> whole token embeddings slide

@@ -4,7 +4,7 @@ using InseqBridge.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>
 /// ReAGent's probing loop (see <see cref="Reagent"/>), following Inseq 0.6's <c>AggregateRationalizer</c>,

@@ -2,7 +2,7 @@ using InseqBridge.Attribution;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>
 /// Sequential integrated gradients (Enguehard 2023) as Inseq computes it: for each position i, one integrated

@@ -1,9 +1,9 @@
 using InseqBridge.Attribution;
-using InseqBridge.TorchSharp.Models;
+using InseqBridge.Native.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace InseqBridge.TorchSharp.Attribution.Methods;
+namespace InseqBridge.Native.Attribution.Methods;
 
 /// <summary>
 /// Value zeroing scores of one attention site (Inseq 0.6's <c>compute_modules_post_zeroing_similarity</c>).

@@ -59,7 +59,7 @@ public static class AttributionMethodRegistry
     /// <summary>
     /// Adds a method (Inseq's <c>register_attribution_method</c> idea): from then on <see cref="AttributionMethod.FromId"/>,
     /// <c>list-methods</c>, <c>explain</c> and the HTTP API know it. To run it natively, also attach its code with
-    /// <c>NativeAttributionMethods.Register</c> (InseqBridge.TorchSharp).
+    /// <c>NativeAttributionMethods.Register</c> (InseqBridge.Native).
     /// </summary>
     /// <param name="descriptor">The method.</param>
     /// <param name="overwrite">Replace a user method registered under the same id.</param>
