@@ -127,8 +127,4 @@ public static class AttributeCommand
         });
         return command;
     }
-
-    /// <summary>Parses <c>K=V,K=V</c> (see <see cref="AttributionOptions.ParseKeyValues"/>).</summary>
-    public static Dictionary<string, string> ParseKeyValues(string? text, string option) =>
-        AttributionOptions.ParseKeyValues(text, option);
 }

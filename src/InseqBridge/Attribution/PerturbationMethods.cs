@@ -32,9 +32,6 @@ public sealed record Occlusion : AttributionMethod
     /// <summary>Captum's <c>perturbations_per_eval</c>: windows evaluated per forward pass (speed only; default 1).</summary>
     public int PerturbationsPerEval { get; init; } = DefaultPerturbationsPerEval;
 
-    /// <summary>True when <see cref="WindowTokens"/> was given explicitly (Inseq then records it as passed).</summary>
-    public bool ExplicitWindow { get; init; }
-
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, object?> Arguments
     {
@@ -78,7 +75,6 @@ public sealed record Occlusion : AttributionMethod
             WindowTokens = tokens,
             Stride = r.Int("strides"),
             PerturbationsPerEval = r.Int("perturbations_per_eval"),
-            ExplicitWindow = window is not null,
             ExpectedHiddenSize = hidden,
         };
         PerturbationArgs.Positive("occlusion", "sliding_window_shapes", method.WindowTokens);
