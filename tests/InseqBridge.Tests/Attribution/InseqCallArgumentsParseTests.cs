@@ -71,10 +71,25 @@ public class InseqCallArgumentsParseTests
         Assert.Contains("n_steps", e.Message);
     }
 
+    /// <summary>Fixture folders whose manifest lists recorded <c>model.attribute</c> calls (a <c>cases</c> array of
+    /// objects with <c>method</c> and <c>attribute</c>); attribute-context references have another layout.</summary>
     public static TheoryData<string> FixtureSets() =>
         new(Directory.GetDirectories(Path.GetDirectoryName(ParityFixtures.Root)!)
-            .Where(d => File.Exists(Path.Combine(d, "manifest.json")))
+            .Where(d => File.Exists(Path.Combine(d, "manifest.json")) && IsRecordedCallManifest(Path.Combine(d, "manifest.json")))
             .Select(Path.GetFileName)!);
+
+    private static bool IsRecordedCallManifest(string path) =>
+        JsonNode.Parse(File.ReadAllText(path))?["cases"] is JsonArray { Count: > 0 } cases
+        && cases.All(c => c is JsonObject o && o.ContainsKey("method") && o.ContainsKey("attribute"));
+
+    [Fact]
+    public void The_recorded_call_sets_include_the_parity_fixtures()
+    {
+        string[] sets = [.. FixtureSets().Select(row => (string)row[0])];
+        Assert.Contains("parity", sets);
+        Assert.Contains("reference-extra", sets);
+        Assert.DoesNotContain("reference-context", sets);
+    }
 
     [Theory]
     [MemberData(nameof(FixtureSets))]
