@@ -16,6 +16,12 @@ public sealed record M2M100Config : ModelConfig
     /// <summary><c>decoder_layers</c>.</summary>
     public required int DecoderLayers { get; init; }
 
+    /// <summary><c>encoder_ffn_dim</c> (default 4096): the encoder feed-forward's inner size.</summary>
+    public int EncoderFfnSize { get; init; } = 4096;
+
+    /// <summary><c>decoder_ffn_dim</c> (default 4096): the decoder feed-forward's inner size.</summary>
+    public int DecoderFfnSize { get; init; } = 4096;
+
     /// <summary><c>encoder_attention_heads</c>.</summary>
     public required int EncoderHeads { get; init; }
 
@@ -75,6 +81,8 @@ public sealed record M2M100Config : ModelConfig
             HiddenSize = r.Int("d_model", 1024),
             EncoderLayers = r.Int("encoder_layers", 12),
             DecoderLayers = r.Int("decoder_layers", 12),
+            EncoderFfnSize = r.Int("encoder_ffn_dim", 4096),
+            DecoderFfnSize = r.Int("decoder_ffn_dim", 4096),
             EncoderHeads = r.Int("encoder_attention_heads", 16),
             DecoderHeads = r.Int("decoder_attention_heads", 16),
             Activation = r.String("activation_function") ?? "relu",

@@ -21,25 +21,36 @@ public sealed class GemmaModel : TransformerLanguageModel
     internal GemmaModel(GemmaConfig config, Dictionary<string, Tensor> weights) : base(config, weights)
     {
         _config = config;
-        _ = W("model.embed_tokens.weight");
-        if (!config.TieWordEmbeddings)
-        {
-            _ = W("lm_head.weight");
-        }
-
-        // Every weight the forward reads is checked now, so an incomplete checkpoint fails at load time.
-        _ = W("model.norm.weight");
-        for (int i = 0; i < config.Layers; i++)
-        {
-            foreach (string name in (string[])[
-                "input_layernorm.weight", "post_attention_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
-                "self_attn.v_proj.weight", "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"])
-            {
-                _ = W($"model.layers.{i}.{name}");
-            }
-        }
-
         _rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta);
+    }
+
+    /// <summary>The weights this architecture reads for <paramref name="c"/>, in reading order (attention biases optional).</summary>
+    internal static IReadOnlyList<WeightSpec> Weights(GemmaConfig c)
+    {
+        long d = c.HiddenSize, q = (long)c.Heads * c.HeadDim, kv = (long)c.KeyValueHeads * c.HeadDim, inner = c.IntermediateSize;
+        var list = new List<WeightSpec> { WeightSpec.Of("model.embed_tokens.weight", c.VocabSize, d) };
+        for (int i = 0; i < c.Layers; i++)
+        {
+            string p = $"model.layers.{i}.";
+            list.AddRange(
+            [
+                WeightSpec.Of(p + "input_layernorm.weight", d),
+                WeightSpec.Of(p + "self_attn.q_proj.weight", q, d), new WeightSpec(p + "self_attn.q_proj.bias", [q], Optional: true),
+                WeightSpec.Of(p + "self_attn.k_proj.weight", kv, d), new WeightSpec(p + "self_attn.k_proj.bias", [kv], Optional: true),
+                WeightSpec.Of(p + "self_attn.v_proj.weight", kv, d), new WeightSpec(p + "self_attn.v_proj.bias", [kv], Optional: true),
+                WeightSpec.Of(p + "self_attn.o_proj.weight", d, q), new WeightSpec(p + "self_attn.o_proj.bias", [d], Optional: true),
+                WeightSpec.Of(p + "post_attention_layernorm.weight", d),
+                WeightSpec.Of(p + "mlp.gate_proj.weight", inner, d), WeightSpec.Of(p + "mlp.up_proj.weight", inner, d), WeightSpec.Of(p + "mlp.down_proj.weight", d, inner),
+            ]);
+        }
+
+        list.Add(WeightSpec.Of("model.norm.weight", d));
+        if (!c.TieWordEmbeddings)
+        {
+            list.Add(WeightSpec.Of("lm_head.weight", c.VocabSize, d));
+        }
+
+        return list;
     }
 
     /// <inheritdoc />

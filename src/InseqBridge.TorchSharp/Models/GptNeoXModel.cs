@@ -23,32 +23,39 @@ public sealed class GptNeoXModel : TransformerLanguageModel
     {
         _config = config;
         _headDim = config.HiddenSize / config.Heads;
-        _ = W(Prefix + "embed_in.weight");
-        if (!config.TieWordEmbeddings)
-        {
-            _ = W("embed_out.weight");
-        }
-
-        // Every weight the forward reads is checked now, so an incomplete checkpoint fails at load time.
-        foreach (string name in (string[])["final_layer_norm.weight", "final_layer_norm.bias"])
-        {
-            _ = W(Prefix + name);
-        }
-
-        for (int i = 0; i < config.Layers; i++)
-        {
-            foreach (string name in (string[])[
-                "input_layernorm.weight", "input_layernorm.bias", "post_attention_layernorm.weight", "post_attention_layernorm.bias",
-                "attention.query_key_value.weight", "attention.dense.weight", "mlp.dense_h_to_4h.weight", "mlp.dense_4h_to_h.weight"])
-            {
-                _ = W($"{Prefix}layers.{i}.{name}");
-            }
-        }
-
         _rotary = new RotaryEmbedding(config.RotaryDims, config.RopeTheta);
 
         // norm_factor = head_size ** -0.5, the alpha of transformers' baddbmm.
         _scale = torch.tensor(Math.Pow(_headDim, -0.5), ScalarType.Float32);
+    }
+
+    /// <summary>The weights this architecture reads for <paramref name="c"/>, in reading order (projection biases optional).</summary>
+    internal static IReadOnlyList<WeightSpec> Weights(GptNeoXConfig c)
+    {
+        long d = c.HiddenSize, inner = c.IntermediateSize;
+        var list = new List<WeightSpec> { WeightSpec.Of(Prefix + "embed_in.weight", c.VocabSize, d) };
+        for (int i = 0; i < c.Layers; i++)
+        {
+            string p = $"{Prefix}layers.{i}.";
+            list.AddRange(
+            [
+                WeightSpec.Of(p + "input_layernorm.weight", d), WeightSpec.Of(p + "input_layernorm.bias", d),
+                WeightSpec.Of(p + "attention.query_key_value.weight", 3 * d, d), new WeightSpec(p + "attention.query_key_value.bias", [3 * d], Optional: true),
+                WeightSpec.Of(p + "attention.dense.weight", d, d), new WeightSpec(p + "attention.dense.bias", [d], Optional: true),
+                WeightSpec.Of(p + "post_attention_layernorm.weight", d), WeightSpec.Of(p + "post_attention_layernorm.bias", d),
+                WeightSpec.Of(p + "mlp.dense_h_to_4h.weight", inner, d), new WeightSpec(p + "mlp.dense_h_to_4h.bias", [inner], Optional: true),
+                WeightSpec.Of(p + "mlp.dense_4h_to_h.weight", d, inner), new WeightSpec(p + "mlp.dense_4h_to_h.bias", [d], Optional: true),
+            ]);
+        }
+
+        list.Add(WeightSpec.Of(Prefix + "final_layer_norm.weight", d));
+        list.Add(WeightSpec.Of(Prefix + "final_layer_norm.bias", d));
+        if (!c.TieWordEmbeddings)
+        {
+            list.Add(WeightSpec.Of("embed_out.weight", c.VocabSize, d));
+        }
+
+        return list;
     }
 
     /// <inheritdoc />

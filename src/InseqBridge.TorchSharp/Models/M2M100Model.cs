@@ -20,12 +20,59 @@ public sealed class M2M100Model : TransformerLanguageModel
     internal M2M100Model(M2M100Config config, Dictionary<string, Tensor> weights) : base(config, weights)
     {
         _config = config;
-
-        // save_pretrained keeps model.shared.weight and drops its tied copies; other exports keep one of the copies.
-        _embeddingKey = new[] { "model.shared.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight" }
-            .FirstOrDefault(k => OptionalW(k) is not null) ?? "model.shared.weight";
-        RequireWeights();
+        _embeddingKey = EmbeddingKey(weights.Keys);
     }
+
+    /// <summary>
+    /// The weights this architecture reads for <paramref name="c"/>, in reading order: the token embedding under the
+    /// name <paramref name="stored"/> holds it by (see <see cref="EmbeddingKey"/>), <c>lm_head</c> only when untied,
+    /// then both stacks (positions are computed, not read).
+    /// </summary>
+    internal static IReadOnlyList<WeightSpec> Weights(M2M100Config c, IReadOnlyCollection<string> stored)
+    {
+        long d = c.HiddenSize;
+        var list = new List<WeightSpec> { WeightSpec.Of(EmbeddingKey(stored), c.VocabSize, d) };
+        if (!c.TieWordEmbeddings)
+        {
+            list.Add(WeightSpec.Of("lm_head.weight", c.VocabSize, d));
+        }
+
+        void Pair(string name, params long[] shape)
+        {
+            list.Add(WeightSpec.Of(name + ".weight", shape));
+            list.Add(WeightSpec.Of(name + ".bias", shape[0]));
+        }
+
+        foreach (var (stack, layers, ffn, decoder) in new[] { ("encoder", c.EncoderLayers, (long)c.EncoderFfnSize, false), ("decoder", c.DecoderLayers, c.DecoderFfnSize, true) })
+        {
+            for (int i = 0; i < layers; i++)
+            {
+                string p = $"model.{stack}.layers.{i}.";
+                foreach (string attention in decoder ? new[] { "self_attn", "encoder_attn" } : ["self_attn"])
+                {
+                    Pair($"{p}{attention}_layer_norm", d);
+                    foreach (string projection in (string[])["q_proj", "k_proj", "v_proj", "out_proj"])
+                    {
+                        Pair($"{p}{attention}.{projection}", d, d);
+                    }
+                }
+
+                Pair(p + "final_layer_norm", d);
+                Pair(p + "fc1", ffn, d);
+                Pair(p + "fc2", d, ffn);
+            }
+
+            Pair($"model.{stack}.layer_norm", d);
+        }
+
+        return list;
+    }
+
+    /// <summary>The key the token embedding is stored under: save_pretrained keeps <c>model.shared.weight</c> and drops
+    /// its tied copies; other exports keep one of the copies.</summary>
+    private static string EmbeddingKey(IReadOnlyCollection<string> stored) =>
+        new[] { "model.shared.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight" }
+            .FirstOrDefault(stored.Contains) ?? "model.shared.weight";
 
     /// <inheritdoc />
     public override int DecoderLayers => _config.DecoderLayers;
@@ -139,35 +186,6 @@ public sealed class M2M100Model : TransformerLanguageModel
     {
         Tensor head = !_config.TieWordEmbeddings && OptionalW("lm_head.weight") is Tensor untied ? untied : EmbeddingMatrix;
         return nn.functional.linear(hidden, head);
-    }
-
-    /// <summary>Every weight the forward reads, checked at load so that an incomplete checkpoint names the missing key.</summary>
-    private void RequireWeights()
-    {
-        _ = W(_embeddingKey);
-        if (!_config.TieWordEmbeddings)
-        {
-            _ = W("lm_head.weight");
-        }
-
-        string[] attention = ["q_proj", "k_proj", "v_proj", "out_proj"];
-        string[] norms = ["self_attn_layer_norm", "final_layer_norm"];
-        foreach (var (stack, layers, cross) in new[] { ("encoder", _config.EncoderLayers, false), ("decoder", _config.DecoderLayers, true) })
-        {
-            _ = W($"model.{stack}.layer_norm.weight");
-            _ = W($"model.{stack}.layer_norm.bias");
-            for (int i = 0; i < layers; i++)
-            {
-                string p = $"model.{stack}.layers.{i}.";
-                IEnumerable<string> blocks = cross ? ["self_attn", "encoder_attn"] : ["self_attn"];
-                IEnumerable<string> layerNorms = cross ? [.. norms, "encoder_attn_layer_norm"] : norms;
-                foreach (string name in blocks.SelectMany(b => attention.Select(a => $"{b}.{a}")).Concat(["fc1", "fc2"]).Concat(layerNorms))
-                {
-                    _ = W(p + name + ".weight");
-                    _ = W(p + name + ".bias");
-                }
-            }
-        }
     }
 
     private Tensor Norm(Tensor h, string prefix) => LayerNorm(h, W(prefix + "weight"), W(prefix + "bias"), LayerNormEpsilon);

@@ -27,39 +27,67 @@ public sealed class OptModel : TransformerLanguageModel
     {
         _config = config;
         _headDim = config.HiddenSize / config.Heads;
-        _ = W(Prefix + "embed_tokens.weight");
-        _ = W(Prefix + "embed_positions.weight");
-        if (!config.TieWordEmbeddings)
-        {
-            _ = W("lm_head.weight");
-        }
-
-        if (config.WordEmbedProjDim != config.HiddenSize)
-        {
-            _ = W(Prefix + "project_in.weight");
-            _ = W(Prefix + "project_out.weight");
-        }
-
-        // Every weight the forward reads is checked now, so an incomplete checkpoint fails at load time.
-        bool affine = !config.Raw.TryGetProperty("layer_norm_elementwise_affine", out var a) || a.ValueKind != System.Text.Json.JsonValueKind.False;
-        List<string> norms = affine ? ["self_attn_layer_norm.weight", "final_layer_norm.weight"] : [];
-        if (affine && config.FinalLayerNorm)
-        {
-            _ = W(Prefix + "final_layer_norm.weight");
-        }
-
-        for (int i = 0; i < config.Layers; i++)
-        {
-            foreach (string name in (string[])[
-                "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.out_proj.weight",
-                "fc1.weight", "fc2.weight", .. norms])
-            {
-                _ = W($"{Prefix}layers.{i}.{name}");
-            }
-        }
 
         // scaling = head_dim ** -0.5, multiplied into the query projection.
         _scale = torch.tensor(Math.Pow(_headDim, -0.5), ScalarType.Float32);
+    }
+
+    /// <summary>
+    /// The weights this architecture reads for <paramref name="c"/>, in reading order: the position table with its 2
+    /// offset rows, <c>project_in</c>/<c>project_out</c> when <c>word_embed_proj_dim</c> differs from the hidden size
+    /// (optional otherwise), LayerNorm weights unless <c>layer_norm_elementwise_affine</c> is false (biases and the
+    /// other projections' biases optional), the final LayerNorm only with <c>do_layer_norm_before</c> (and not
+    /// <c>_remove_final_layer_norm</c>), <c>lm_head</c> only when untied.
+    /// </summary>
+    internal static IReadOnlyList<WeightSpec> Weights(OptConfig c)
+    {
+        long d = c.HiddenSize, proj = c.WordEmbedProjDim, ffn = c.FfnSize;
+        bool projected = proj != d;
+        bool affine = !c.Raw.TryGetProperty("layer_norm_elementwise_affine", out var a) || a.ValueKind != System.Text.Json.JsonValueKind.False;
+        var list = new List<WeightSpec>
+        {
+            WeightSpec.Of(Prefix + "embed_tokens.weight", c.VocabSize, proj),
+            WeightSpec.Of(Prefix + "embed_positions.weight", (c.MaxPositions ?? 2048) + PositionOffset, d),
+            new(Prefix + "project_in.weight", [d, proj], Optional: !projected),
+        };
+        void Norm(string name)
+        {
+            list.Add(new WeightSpec(name + ".weight", [d], Optional: !affine));
+            list.Add(new WeightSpec(name + ".bias", [d], Optional: true));
+        }
+
+        void Projection(string name, long output, long input)
+        {
+            list.Add(WeightSpec.Of(name + ".weight", output, input));
+            list.Add(new WeightSpec(name + ".bias", [output], Optional: true));
+        }
+
+        for (int i = 0; i < c.Layers; i++)
+        {
+            string p = $"{Prefix}layers.{i}.";
+            Norm(p + "self_attn_layer_norm");
+            foreach (string projection in (string[])["q_proj", "k_proj", "v_proj", "out_proj"])
+            {
+                Projection(p + "self_attn." + projection, d, d);
+            }
+
+            Norm(p + "final_layer_norm");
+            Projection(p + "fc1", ffn, d);
+            Projection(p + "fc2", d, ffn);
+        }
+
+        if (c.FinalLayerNorm)
+        {
+            Norm(Prefix + "final_layer_norm");
+        }
+
+        list.Add(new WeightSpec(Prefix + "project_out.weight", [proj, d], Optional: !projected));
+        if (!c.TieWordEmbeddings)
+        {
+            list.Add(WeightSpec.Of("lm_head.weight", c.VocabSize, proj));
+        }
+
+        return list;
     }
 
     /// <inheritdoc />

@@ -21,29 +21,54 @@ public sealed class PhiModel : TransformerLanguageModel
     {
         _config = config;
         _headDim = config.HiddenSize / config.Heads;
-        _ = W("model.embed_tokens.weight");
-        if (!config.TieWordEmbeddings)
-        {
-            _ = W("lm_head.weight");
-        }
-
-        // Every weight the forward reads is checked now, so an incomplete checkpoint fails at load time.
-        _ = W("model.final_layernorm.weight");
-        _ = W("model.final_layernorm.bias");
-        List<string> qkNorms = config.QkLayerNorm
-            ? ["self_attn.q_layernorm.weight", "self_attn.q_layernorm.bias", "self_attn.k_layernorm.weight", "self_attn.k_layernorm.bias"]
-            : [];
-        for (int i = 0; i < config.Layers; i++)
-        {
-            foreach (string name in (string[])[
-                "input_layernorm.weight", "input_layernorm.bias", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
-                "self_attn.v_proj.weight", "self_attn.dense.weight", "mlp.fc1.weight", "mlp.fc2.weight", .. qkNorms])
-            {
-                _ = W($"model.layers.{i}.{name}");
-            }
-        }
-
         _rotary = new RotaryEmbedding(config.RotaryDims, config.RopeTheta);
+    }
+
+    /// <summary>
+    /// The weights this architecture reads for <paramref name="c"/>, in reading order: projection biases and
+    /// <c>lm_head.bias</c> optional, the per-head q/k LayerNorms with <c>qk_layernorm</c> only.
+    /// </summary>
+    internal static IReadOnlyList<WeightSpec> Weights(PhiConfig c)
+    {
+        long d = c.HiddenSize, headDim = c.HiddenSize / c.Heads, inner = c.IntermediateSize;
+        long q = c.Heads * headDim, kv = c.KeyValueHeads * headDim;
+        var list = new List<WeightSpec> { WeightSpec.Of("model.embed_tokens.weight", c.VocabSize, d) };
+        for (int i = 0; i < c.Layers; i++)
+        {
+            string p = $"model.layers.{i}.";
+            list.AddRange(
+            [
+                WeightSpec.Of(p + "input_layernorm.weight", d), WeightSpec.Of(p + "input_layernorm.bias", d),
+                WeightSpec.Of(p + "self_attn.q_proj.weight", q, d), new WeightSpec(p + "self_attn.q_proj.bias", [q], Optional: true),
+                WeightSpec.Of(p + "self_attn.k_proj.weight", kv, d), new WeightSpec(p + "self_attn.k_proj.bias", [kv], Optional: true),
+                WeightSpec.Of(p + "self_attn.v_proj.weight", kv, d), new WeightSpec(p + "self_attn.v_proj.bias", [kv], Optional: true),
+            ]);
+            if (c.QkLayerNorm)
+            {
+                list.AddRange(
+                [
+                    WeightSpec.Of(p + "self_attn.q_layernorm.weight", headDim), WeightSpec.Of(p + "self_attn.q_layernorm.bias", headDim),
+                    WeightSpec.Of(p + "self_attn.k_layernorm.weight", headDim), WeightSpec.Of(p + "self_attn.k_layernorm.bias", headDim),
+                ]);
+            }
+
+            list.AddRange(
+            [
+                WeightSpec.Of(p + "self_attn.dense.weight", d, q), new WeightSpec(p + "self_attn.dense.bias", [d], Optional: true),
+                WeightSpec.Of(p + "mlp.fc1.weight", inner, d), new WeightSpec(p + "mlp.fc1.bias", [inner], Optional: true),
+                WeightSpec.Of(p + "mlp.fc2.weight", d, inner), new WeightSpec(p + "mlp.fc2.bias", [d], Optional: true),
+            ]);
+        }
+
+        list.Add(WeightSpec.Of("model.final_layernorm.weight", d));
+        list.Add(WeightSpec.Of("model.final_layernorm.bias", d));
+        if (!c.TieWordEmbeddings)
+        {
+            list.Add(WeightSpec.Of("lm_head.weight", c.VocabSize, d));
+        }
+
+        list.Add(new WeightSpec("lm_head.bias", [c.VocabSize], Optional: true));
+        return list;
     }
 
     /// <inheritdoc />

@@ -19,12 +19,69 @@ public sealed class T5Model : TransformerLanguageModel
     internal T5Model(T5Config config, Dictionary<string, Tensor> weights) : base(config, weights)
     {
         _config = config;
-        _ = W("shared.weight");
-        if (!config.TieWordEmbeddings)
+    }
+
+    /// <summary>
+    /// The weights this architecture reads for <paramref name="c"/>, in reading order: the relative position bias
+    /// table in block 0 of each stack only, <c>wi_0</c>/<c>wi_1</c> for a gated <c>feed_forward_proj</c> (T5 v1.1, MT5)
+    /// or <c>wi</c> otherwise, and <c>lm_head</c> only when untied (T5 v1.1 / MT5: falling back to <c>shared</c>
+    /// would drop the rescale silently, so it must be stored).
+    /// </summary>
+    internal static IReadOnlyList<WeightSpec> Weights(T5Config c)
+    {
+        long d = c.HiddenSize, inner = (long)c.Heads * c.KeyValueSize, ffn = c.FfnSize;
+        bool gated = c.FeedForward.StartsWith("gated-", StringComparison.Ordinal);
+        var list = new List<WeightSpec> { WeightSpec.Of("shared.weight", c.VocabSize, d) };
+        void AttentionBlock(string p, string name, bool relativeBias)
         {
-            // T5 v1.1 / MT5: the untied head must be stored (falling back to shared would drop the rescale silently).
-            _ = W("lm_head.weight");
+            list.Add(WeightSpec.Of(p + "layer_norm.weight", d));
+            list.Add(WeightSpec.Of($"{p}{name}.q.weight", inner, d));
+            list.Add(WeightSpec.Of($"{p}{name}.k.weight", inner, d));
+            list.Add(WeightSpec.Of($"{p}{name}.v.weight", inner, d));
+            list.Add(WeightSpec.Of($"{p}{name}.o.weight", d, inner));
+            if (relativeBias)
+            {
+                list.Add(WeightSpec.Of($"{p}{name}.relative_attention_bias.weight", c.RelativeBuckets, c.Heads));
+            }
         }
+
+        void Stack(string stack, int layers, bool decoder)
+        {
+            for (int i = 0; i < layers; i++)
+            {
+                string p = $"{stack}block.{i}.layer.";
+                AttentionBlock(p + "0.", "SelfAttention", relativeBias: i == 0);
+                if (decoder)
+                {
+                    AttentionBlock(p + "1.", "EncDecAttention", relativeBias: false);
+                }
+
+                string f = p + (decoder ? "2." : "1.");
+                list.Add(WeightSpec.Of(f + "layer_norm.weight", d));
+                if (gated)
+                {
+                    list.Add(WeightSpec.Of(f + "DenseReluDense.wi_0.weight", ffn, d));
+                    list.Add(WeightSpec.Of(f + "DenseReluDense.wi_1.weight", ffn, d));
+                }
+                else
+                {
+                    list.Add(WeightSpec.Of(f + "DenseReluDense.wi.weight", ffn, d));
+                }
+
+                list.Add(WeightSpec.Of(f + "DenseReluDense.wo.weight", d, ffn));
+            }
+
+            list.Add(WeightSpec.Of(stack + "final_layer_norm.weight", d));
+        }
+
+        Stack("encoder.", c.EncoderLayers, decoder: false);
+        Stack("decoder.", c.DecoderLayers, decoder: true);
+        if (!c.TieWordEmbeddings)
+        {
+            list.Add(WeightSpec.Of("lm_head.weight", c.VocabSize, d));
+        }
+
+        return list;
     }
 
     /// <inheritdoc />

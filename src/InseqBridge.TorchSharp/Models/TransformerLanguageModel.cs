@@ -245,6 +245,12 @@ public abstract class TransformerLanguageModel : IDisposable
         LlamaConfig c => LlamaModel.Weights(c),
         Gpt2Config c => Gpt2Model.Weights(c, stored),
         BartConfig c => BartModel.Weights(c),
+        T5Config c => T5Model.Weights(c),
+        GptNeoXConfig c => GptNeoXModel.Weights(c),
+        OptConfig c => OptModel.Weights(c),
+        GemmaConfig c => GemmaModel.Weights(c),
+        PhiConfig c => PhiModel.Weights(c),
+        M2M100Config c => M2M100Model.Weights(c, stored),
         _ => null,
     };
 
