@@ -10,43 +10,20 @@ namespace InseqBridge.Attribution;
 /// </summary>
 public static class AttributionMethodRegistry
 {
-    private static readonly object Gate = new();
-    private static readonly HashSet<string> BuiltIn;
-    private static List<AttributionMethodDescriptor> descriptors;
-
-    static AttributionMethodRegistry()
-    {
-        descriptors = [.. BuiltInAttributionMethods.All];
-        BuiltIn = [.. descriptors.Select(d => d.Id)];
-    }
+    private static readonly DescriptorCatalog<AttributionMethodDescriptor> Catalog = new(BuiltInAttributionMethods.All, d => d.Id, "attribution method");
 
     /// <summary>Every registered method, built-in ones first, in registration order.</summary>
-    public static IReadOnlyList<AttributionMethodDescriptor> All
-    {
-        get
-        {
-            lock (Gate)
-            {
-                return [.. descriptors];
-            }
-        }
-    }
+    public static IReadOnlyList<AttributionMethodDescriptor> All => Catalog.All;
 
     /// <summary>The ids of <see cref="All"/>.</summary>
-    public static IReadOnlyList<string> Ids => [.. All.Select(d => d.Id)];
+    public static IReadOnlyList<string> Ids => Catalog.Ids;
 
     /// <summary>Whether <paramref name="id"/> is one of the methods this library ships.</summary>
-    public static bool IsBuiltIn(string id) => BuiltIn.Contains(id);
+    public static bool IsBuiltIn(string id) => Catalog.IsBuiltIn(id);
 
     /// <summary>The descriptor registered under <paramref name="id"/>, if any.</summary>
-    public static bool TryGet(string id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out AttributionMethodDescriptor? descriptor)
-    {
-        lock (Gate)
-        {
-            descriptor = descriptors.Find(d => d.Id == id);
-            return descriptor is not null;
-        }
-    }
+    public static bool TryGet(string id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out AttributionMethodDescriptor? descriptor) =>
+        Catalog.TryGet(id, out descriptor);
 
     /// <summary>The descriptor registered under <paramref name="id"/>.</summary>
     /// <exception cref="InvalidRequestException">No method has that id (the message lists close ids and all ids).</exception>
@@ -64,52 +41,9 @@ public static class AttributionMethodRegistry
     /// <param name="descriptor">The method.</param>
     /// <param name="overwrite">Replace a user method registered under the same id.</param>
     /// <exception cref="InvalidRequestException">The id is a built-in one, or taken and <paramref name="overwrite"/> is false.</exception>
-    public static void Register(AttributionMethodDescriptor descriptor, bool overwrite = false)
-    {
-        ArgumentNullException.ThrowIfNull(descriptor);
-        ArgumentException.ThrowIfNullOrWhiteSpace(descriptor.Id);
-        if (IsBuiltIn(descriptor.Id))
-        {
-            throw new InvalidRequestException($"'{descriptor.Id}' is a built-in attribution method id; choose another id.");
-        }
-
-        lock (Gate)
-        {
-            int index = descriptors.FindIndex(d => d.Id == descriptor.Id);
-            if (index >= 0 && !overwrite)
-            {
-                throw new InvalidRequestException($"An attribution method '{descriptor.Id}' is already registered; pass overwrite: true to replace it.");
-            }
-
-            var updated = new List<AttributionMethodDescriptor>(descriptors);
-            if (index >= 0)
-            {
-                updated[index] = descriptor;
-            }
-            else
-            {
-                updated.Add(descriptor);
-            }
-
-            descriptors = updated;
-        }
-    }
+    public static void Register(AttributionMethodDescriptor descriptor, bool overwrite = false) => Catalog.Register(descriptor, overwrite);
 
     /// <summary>Removes a user method; built-in ones stay.</summary>
     /// <returns>Whether a method was removed.</returns>
-    public static bool Unregister(string id)
-    {
-        if (IsBuiltIn(id))
-        {
-            return false;
-        }
-
-        lock (Gate)
-        {
-            var updated = new List<AttributionMethodDescriptor>(descriptors);
-            bool removed = updated.RemoveAll(d => d.Id == id) > 0;
-            descriptors = updated;
-            return removed;
-        }
-    }
+    public static bool Unregister(string id) => Catalog.Unregister(id);
 }
