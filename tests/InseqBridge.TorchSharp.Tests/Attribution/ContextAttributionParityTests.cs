@@ -160,6 +160,12 @@ public class ContextAttributionParityTests
         {
             string wanted = PythonJson(expected.Info);
             Assert.Equal(wanted, PythonJson(actual.Info!));
+            if (differing.Count == 0 && entry["console"] is JsonValue console)
+            {
+                // The report Inseq printed (scores shown to 3 decimals).
+                string printed = InseqBridge.Visualization.ContextAttributionView.RenderPlain(InseqBridge.Visualization.ContextAttributionView.Build(actual));
+                Assert.Equal(console.GetValue<string>().TrimEnd('\n'), printed.Replace("\r\n", "\n", StringComparison.Ordinal).TrimEnd('\n'));
+            }
         }
     }
 
