@@ -64,6 +64,8 @@ public class ContextAttributionParityTests
             SpecialTokensToKeep = args["special_tokens_to_keep"]?.AsArray().Select(n => n!.GetValue<string>()).ToList() ?? [],
             ContextlessOutputNextTokens = args["contextless_output_next_tokens"]?.AsArray().Select(n => n!.GetValue<string>()).ToList() ?? [],
             AddOutputInfo = args["add_output_info"]?.GetValue<bool>() ?? true,
+            AttributionKwargs = (args["attribution_kwargs"] as JsonObject ?? []).ToDictionary(
+                kv => kv.Key, kv => kv.Value is JsonValue v && v.TryGetValue(out string? text) ? text : kv.Value!.ToJsonString()),
         };
         var request = new AttributeContextRequest(S("input_current_text")!)
         {
@@ -82,6 +84,7 @@ public class ContextAttributionParityTests
                 ["show_viz"] = false,
                 ["tokenizer_kwargs"] = args["tokenizer_kwargs"]?.DeepClone() ?? new JsonObject(),
                 ["generation_kwargs"] = generationJson.DeepClone(),
+                ["attribution_kwargs"] = args["attribution_kwargs"]?.DeepClone() ?? new JsonObject(),
             },
         };
         return (model, request);
