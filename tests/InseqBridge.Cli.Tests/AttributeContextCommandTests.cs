@@ -52,6 +52,47 @@ public class AttributeContextCommandTests
         Assert.Contains("<span class=\"sensitive\"> the(0.008)</span>", page, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void RunsOnASentencePieceCheckpointWithBosAndATemplate()
+    {
+        // Gemma (Llama-family sentencepiece tokenizer that adds <bos>), a template, a newline separator, in_context_pvi
+        // with a contrastive attributed function: the CLI saves what Inseq saved and prints what it printed.
+        const string id = "gemma__pvi__template_separator__cpd_fn";
+        string gemma = Path.Combine(Fixtures.ParityRealDir, "models", "gemma");
+        using var dir = new TemporaryFolder();
+        string save = dir.File("out.json");
+        CliResult r = CliRunner.Run(
+            "attribute-context", "--model", gemma, "--tokenizer-kwargs", "{\"use_fast\": false}",
+            "--input-context-text", "Paris is in France.", "--input-current-text", "Where is Paris?", "--input-template", "{context} | {current}",
+            "--decoder-input-output-separator", "\n", "--output-current-text", "It is in France", "--context-sensitivity-metric", "in_context_pvi",
+            "--context-sensitivity-std-threshold", "0", "--attributed-fn", "contrast_prob_diff", "--attribution-std-threshold", "0",
+            "--attribution-topk", "2", "--save", save, "--show");
+        Assert.True(r.ExitCode == 0, r.ToString());
+
+        var reference = AttributeContextJson.Load(Path.Combine(ContextAttributionParityTests.ReferenceDir, id + ".json"));
+        var actual = AttributeContextJson.Load(save);
+        Assert.Equal(reference.InputContextTokens, actual.InputContextTokens);
+        Assert.Equal(reference.OutputCurrentTokens, actual.OutputCurrentTokens);
+        Assert.Equal(reference.CciScores.Select(c => (c.CtiIdx, c.CtiToken)), actual.CciScores.Select(c => (c.CtiIdx, c.CtiToken)));
+        for (int i = 0; i < reference.CtiScores!.Count; i++)
+        {
+            Assert.Equal(reference.CtiScores[i], actual.CtiScores![i], 5e-6);
+        }
+
+        for (int i = 0; i < reference.CciScores.Count; i++)
+        {
+            Assert.Equal(reference.CciScores[i].ContextualOutput, actual.CciScores[i].ContextualOutput);
+            Assert.Equal(reference.CciScores[i].ContextlessOutput, actual.CciScores[i].ContextlessOutput);
+        }
+
+        JsonObject expectedInfo = (JsonObject)reference.Info!.DeepClone();
+        expectedInfo["save_path"] = save;
+        expectedInfo["show_viz"] = true;
+        expectedInfo["model_name_or_path"] = gemma;
+        Assert.True(JsonNode.DeepEquals(expectedInfo, actual.Info), actual.Info!.ToJsonString());
+        Assert.Contains(ContextFixturesText(id).TrimEnd('\n'), r.Output.Replace("\r\n", "\n", StringComparison.Ordinal), StringComparison.Ordinal);
+    }
+
     private static string ContextFixturesText(string id)
     {
         var manifest = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(ContextAttributionParityTests.ReferenceDir, "manifest.json")))!;

@@ -22,7 +22,10 @@ public static class ContextAttributionView
         JsonObject info = output.Info ?? throw new ContextAttributionException(
             "This context attribution has no info (it was saved with --no-add-output-info), which the view needs; run it again without that flag.");
         string? S(string key) => info[key] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
-        double? D(string key) => info[key] is JsonValue v ? (v.TryGetValue(out double d) ? d : v.TryGetValue(out long l) ? l : null) : null;
+        // Numbers read whatever they hold: a JSON file's number, or the int / long / double an in-memory info was given.
+        double? D(string key) => info[key] is JsonValue v
+            ? (v.TryGetValue(out double d) ? d : v.TryGetValue(out long l) ? l : v.TryGetValue(out int i) ? i : null)
+            : null;
         bool B(string key) => info[key] is JsonValue v && v.TryGetValue(out bool b) && b;
         double? ctiStd = D("context_sensitivity_std_threshold");
         int? ctiTopK = (int?)D("context_sensitivity_topk");

@@ -154,7 +154,19 @@ public static partial class ContextAttribution
                 Contrast = contrast,
                 Generation = o.Generation,
             };
-            FeatureAttributionOutput cciOut = await model.AttributeAsync(cciRequest, null, ct).ConfigureAwait(false);
+            FeatureAttributionOutput cciOut;
+            try
+            {
+                cciOut = await model.AttributeAsync(cciRequest, null, ct).ConfigureAwait(false);
+            }
+            catch (Errors.InvalidRequestException e)
+            {
+                // Inseq refuses this too (its start and end attribution positions are the same): typically an output
+                // that ended at once, so that the context-sensitive token is the end of the sequence.
+                throw new ContextAttributionException(
+                    $"Contextual cues imputation cannot attribute output token {ctiIdx} ('{ctiTok}'): {e.Message} Give --output-current-text, or other --generation-kwargs.");
+            }
+
             FeatureAttributionSequenceOutput seq = cciOut.SequenceAttributions[0];
             var aggregators = DefaultAggregation.For(seq).Select(x => x is ScoresAggregator s ? s with { Normalize = o.NormalizeAttributions } : x).ToArray();
             seq = seq.Aggregate(aggregators);
