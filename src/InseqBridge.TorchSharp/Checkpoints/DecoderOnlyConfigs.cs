@@ -151,32 +151,8 @@ public sealed record OptConfig : ModelConfig
 
 /// <summary>Gemma (<c>GemmaForCausalLM</c>): RMSNorm with (1 + weight), embeddings scaled by sqrt(hidden_size),
 /// GeGLU feed-forward, grouped-query attention with a configured head size.</summary>
-public sealed record GemmaConfig : ModelConfig
+public sealed record GemmaConfig : RotaryDecoderConfig
 {
-    /// <summary><c>hidden_size</c>.</summary>
-    public required int HiddenSize { get; init; }
-
-    /// <summary><c>num_hidden_layers</c>.</summary>
-    public required int Layers { get; init; }
-
-    /// <summary><c>num_attention_heads</c>.</summary>
-    public required int Heads { get; init; }
-
-    /// <summary><c>num_key_value_heads</c>.</summary>
-    public required int KeyValueHeads { get; init; }
-
-    /// <summary><c>head_dim</c>.</summary>
-    public required int HeadDim { get; init; }
-
-    /// <summary><c>intermediate_size</c>.</summary>
-    public required int IntermediateSize { get; init; }
-
-    /// <summary><c>rms_norm_eps</c>.</summary>
-    public required double RmsNormEpsilon { get; init; }
-
-    /// <summary><c>rope_theta</c>.</summary>
-    public required double RopeTheta { get; init; }
-
     /// <summary><c>hidden_activation</c>; transformers uses gelu_pytorch_tanh when it is null, whatever <c>hidden_act</c> says.</summary>
     public required string Activation { get; init; }
 

@@ -214,32 +214,8 @@ public sealed record Gpt2Config : ModelConfig
 }
 
 /// <summary>The Llama family: Llama, Mistral, Qwen2 (RMSNorm, RoPE, grouped-query attention, SwiGLU).</summary>
-public sealed record LlamaConfig : ModelConfig
+public sealed record LlamaConfig : RotaryDecoderConfig
 {
-    /// <summary><c>hidden_size</c>.</summary>
-    public required int HiddenSize { get; init; }
-
-    /// <summary><c>num_hidden_layers</c>.</summary>
-    public required int Layers { get; init; }
-
-    /// <summary><c>num_attention_heads</c>.</summary>
-    public required int Heads { get; init; }
-
-    /// <summary><c>num_key_value_heads</c>.</summary>
-    public required int KeyValueHeads { get; init; }
-
-    /// <summary><c>head_dim</c> (default hidden_size / heads).</summary>
-    public required int HeadDim { get; init; }
-
-    /// <summary><c>intermediate_size</c>.</summary>
-    public required int IntermediateSize { get; init; }
-
-    /// <summary><c>rms_norm_eps</c>.</summary>
-    public required double RmsNormEpsilon { get; init; }
-
-    /// <summary><c>rope_theta</c>.</summary>
-    public required double RopeTheta { get; init; }
-
     /// <summary><c>max_position_embeddings</c> (also <see cref="ModelConfig.MaxPositions"/>, except with dynamic rope
     /// scaling, which extends the context beyond it).</summary>
     public required int MaxPositionEmbeddings { get; init; }
