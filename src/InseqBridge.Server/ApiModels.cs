@@ -86,6 +86,18 @@ public sealed class AttributeRequestBody
     [JsonPropertyName("contrast_force_inputs")]
     public bool? ContrastForceInputs { get; set; }
 
+    /// <summary>Inseq 0.7's skip_special_tokens: tokens and texts without the tokenizer's special tokens.</summary>
+    [JsonPropertyName("skip_special_tokens")]
+    public bool? SkipSpecialTokens { get; set; }
+
+    /// <summary>Inseq 0.7's clean_special_chars: token strings without the tokenizer's marker characters (Ġ, ▁).</summary>
+    [JsonPropertyName("clean_special_chars")]
+    public bool? CleanSpecialChars { get; set; }
+
+    /// <summary>Encoder-decoders: generate after the given generated_texts used as a target prefix.</summary>
+    [JsonPropertyName("generate_from_target_prefix")]
+    public bool? GenerateFromTargetPrefix { get; set; }
+
     /// <summary>Return Inseq's default aggregation instead of the raw attributions.</summary>
     [JsonPropertyName("aggregate")]
     public bool? Aggregate { get; set; }

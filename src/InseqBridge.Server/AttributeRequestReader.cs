@@ -17,7 +17,8 @@ public static class AttributeRequestReader
         "model", "method", "input_texts", "generated_texts", "step_scores", "attributed_fn", "attribution_args",
         "step_scores_args", "attributed_fn_args", "attr_pos_start", "attr_pos_end", "attribute_target", "max_new_tokens",
         "include_eos_baseline", "batch_size", "contrast_targets", "contrast_sources", "contrast_targets_alignments",
-        "contrast_force_inputs", "aggregate", "seed", "mode",
+        "contrast_force_inputs", "skip_special_tokens", "clean_special_chars", "generate_from_target_prefix", "aggregate",
+        "seed", "mode",
     ];
 
     /// <summary>Method arguments that name a file on the server: a request may not use them.</summary>
@@ -117,6 +118,9 @@ public static class AttributeRequestReader
                 ? al.ValueKind == JsonValueKind.String ? al.GetString() : al.GetRawText()
                 : null,
             ContrastForceInputs = body2.ContrastForceInputs ?? false,
+            SkipSpecialTokens = body2.SkipSpecialTokens ?? false,
+            CleanSpecialChars = body2.CleanSpecialChars ?? false,
+            GenerateFromTargetPrefix = body2.GenerateFromTargetPrefix ?? false,
             Aggregate = body2.Aggregate ?? false,
             Seed = body2.Seed ?? 0,
             Mode = mode,
@@ -151,7 +155,8 @@ public static class AttributeRequestReader
         "attribution_args" or "step_scores_args" or "attributed_fn_args" => "expected an object of name: value",
         "attr_pos_start" or "attr_pos_end" or "max_new_tokens" or "batch_size" => "expected an integer",
         "seed" => "expected an integer",
-        "attribute_target" or "include_eos_baseline" or "contrast_force_inputs" or "aggregate" => "expected true or false",
+        "attribute_target" or "include_eos_baseline" or "contrast_force_inputs" or "skip_special_tokens" or "clean_special_chars"
+            or "generate_from_target_prefix" or "aggregate" => "expected true or false",
         _ => string.Create(CultureInfo.InvariantCulture, $"see the OpenAPI document"),
     };
 }

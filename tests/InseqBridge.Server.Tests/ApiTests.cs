@@ -28,6 +28,10 @@ public sealed class ApiTests(InProcessServer server) : IClassFixture<InProcessSe
             """{"model": "gpt2", "method": "input_x_gradient", "input_texts": "The cat", "max_new_tokens": 3, "attr_pos_start": 3, "mode": "reference", "seed": 7}""",
             ["--model", RepoPaths.Gpt2, "--method", "input_x_gradient", "--input", "The cat", "--max-new-tokens", "3", "--attr-pos-start", "3", "--mode", "reference", "--seed", "7"]
         },
+        {
+            """{"model": "w2d", "method": "saliency", "input_texts": ["seven two"], "skip_special_tokens": true, "clean_special_chars": true}""",
+            ["--model", RepoPaths.Words2Digits, "--method", "saliency", "--input", "seven two", "--skip-special-tokens", "--clean-special-chars"]
+        },
     };
 
     [Theory]
@@ -191,6 +195,7 @@ public sealed class ApiTests(InProcessServer server) : IClassFixture<InProcessSe
     [InlineData("""{"model": "w2d", "input_texts": [1]}""", "'input_texts' has the wrong type")]
     [InlineData("""{"model": "w2d", "input_texts": ["x"], "max_new_tokens": "many"}""", "'max_new_tokens' has the wrong type")]
     [InlineData("""{"model": "w2d", "input_texts": ["x"], "mode": "turbo"}""", "'mode' must be")]
+    [InlineData("""{"model": "w2d", "input_texts": ["x"], "clean_special_chars": "yes"}""", "'clean_special_chars' has the wrong type")]
     [InlineData("""{"model": "w2d", "input_texts": ["x"], "attribution_args": {"n_steps": {"a": 1}}}""", "'n_steps' must be")]
     public async Task Malformed_bodies_are_400_problems_naming_the_field(string body, string expected)
     {

@@ -73,6 +73,15 @@ public sealed record AttributeCall
     /// <summary><c>contrast_force_inputs</c> (also accepted inside the step score or attributed function arguments).</summary>
     public bool ContrastForceInputs { get; init; }
 
+    /// <summary><c>skip_special_tokens</c> (Inseq 0.7; see <see cref="AttributionRequest.SkipSpecialTokens"/>).</summary>
+    public bool SkipSpecialTokens { get; init; }
+
+    /// <summary><c>clean_special_chars</c> (Inseq 0.7; see <see cref="AttributionRequest.CleanSpecialChars"/>).</summary>
+    public bool CleanSpecialChars { get; init; }
+
+    /// <summary><c>generate_from_target_prefix</c> (see <see cref="AttributionRequest.GenerateFromTargetPrefix"/>).</summary>
+    public bool GenerateFromTargetPrefix { get; init; }
+
     /// <summary><c>aggregate</c>: return Inseq's default aggregation instead of the raw attributions.</summary>
     public bool Aggregate { get; init; }
 
@@ -145,6 +154,9 @@ public sealed record AttributeCall
             BatchSize = BatchSize,
             Generation = Generation ?? new GenerationArguments { MaxNewTokens = MaxNewTokens, Seed = Seed },
             Mode = Mode,
+            SkipSpecialTokens = SkipSpecialTokens,
+            CleanSpecialChars = CleanSpecialChars,
+            GenerateFromTargetPrefix = GenerateFromTargetPrefix,
             Contrast = ContrastTargets is null && ContrastSources is null ? null : new ContrastOptions
             {
                 Targets = ContrastTargets,
